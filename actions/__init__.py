@@ -1,0 +1,1 @@
+"""Köprü custom actions for the Rasa action server, one module per area."""

@@ -1,0 +1,1 @@
+"""Köprü core: independent of any one channel."""

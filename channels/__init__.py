@@ -1,0 +1,1 @@
+"""Köprü channel connectors for Rasa (input and output channels)."""
