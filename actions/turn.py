@@ -1,0 +1,75 @@
+"""Runs on every customer message (custom mapping of the `language` slot).
+
+It picks the answer language, lets an unanswered yes/no question expire, and records
+the message in Köprü's conversation log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import latest_intent
+from actions.services import get_services
+from bot.errors import StoreError
+from bot.language import choose_language
+from bot.store import TurnRecord
+from bot.transcript import session_started_at
+
+__all__ = ["ActionObserveTurn"]
+
+logger = logging.getLogger(__name__)
+
+# Answers to the bot's pending yes/no question; anything else means the customer moved on.
+_YES_NO = frozenset({"affirm", "deny"})
+
+
+def _language_hint(metadata: Any) -> str | None:
+    if isinstance(metadata, dict):
+        hint = metadata.get("language_code") or metadata.get("language")
+        return str(hint) if hint else None
+    return None
+
+
+class ActionObserveTurn(Action):
+    def name(self) -> str:
+        return "action_observe_turn"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        message = tracker.latest_message
+        current = tracker.get_slot("language")
+        language = choose_language(
+            str(message.get("text") or ""),
+            current=current,
+            hint=_language_hint(message.get("metadata")),
+        )
+        intent = latest_intent(tracker)
+        events: list[EventType] = []
+        if language != current:
+            events.append(SlotSet("language", language))
+        if tracker.get_slot("pending") is not None and intent not in _YES_NO:
+            events.append(SlotSet("pending", None))
+
+        turn = TurnRecord(
+            sender_id=tracker.sender_id,
+            session_started_at=session_started_at(tracker.events),
+            channel=tracker.get_latest_input_channel() or "unknown",
+            language=language,
+            intent=intent or None,
+            at=time.time(),
+        )
+        try:
+            await asyncio.to_thread(get_services().store.record_turn, turn)
+        except StoreError:
+            # The customer still gets an answer; the gap in the log is reported.
+            logger.exception("could not record a turn of %s", tracker.sender_id)
+        return events

@@ -1,0 +1,348 @@
+"""Köprü's own tables (conversations, escalations, deletion requests) on SQLAlchemy."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.errors import StoreError
+
+__all__ = [
+    "Conversation",
+    "EscalationRecord",
+    "Outcome",
+    "Store",
+    "TurnRecord",
+    "new_reference",
+]
+
+metadata = sa.MetaData()
+
+conversations = sa.Table(
+    "kopru_conversations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    # Start of the Rasa session this conversation is (a sender has one per session).
+    sa.Column("session_started_at", sa.Float, nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("intents", sa.Text, nullable=False, default="[]"),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("last_message_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    sa.UniqueConstraint("sender_id", "session_started_at", name="uq_kopru_conv_session"),
+)
+
+escalations = sa.Table(
+    "kopru_escalations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(16), nullable=False, unique=True),
+    sa.Column("conversation_id", sa.Integer, sa.ForeignKey(conversations.c.id), nullable=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="open"),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+deletion_requests = sa.Table(
+    "kopru_deletion_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(16), nullable=False, unique=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+
+class Outcome:
+    """How a conversation ended (the `outcome` column)."""
+
+    RESOLVED_BOT = "resolved_bot"
+    ESCALATED = "escalated"
+    ABANDONED = "abandoned"
+
+
+def new_reference(prefix: str) -> str:
+    """A short reference a customer can read out on the phone, e.g. E-7F3A2C."""
+    return f"{prefix}-{secrets.token_hex(3).upper()}"
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One customer message as the conversation log sees it."""
+
+    sender_id: str
+    session_started_at: float
+    channel: str
+    language: str
+    intent: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    sender_id: str
+    session_started_at: float
+    channel: str
+    language: str
+    intents: list[str]
+    outcome: str | None
+    started_at: float
+    last_message_at: float
+    ended_at: float | None
+
+
+@dataclass(frozen=True)
+class EscalationRecord:
+    reference: str
+    conversation_id: int | None
+    sender_id: str
+    channel: str
+    language: str
+    reason: str
+    context: dict[str, Any] = field(default_factory=dict)
+    status: str = "open"
+    created_at: float = 0.0
+
+
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        id=row.id,
+        sender_id=row.sender_id,
+        session_started_at=row.session_started_at,
+        channel=row.channel,
+        language=row.language,
+        intents=json.loads(row.intents),
+        outcome=row.outcome,
+        started_at=row.started_at,
+        last_message_at=row.last_message_at,
+        ended_at=row.ended_at,
+    )
+
+
+class Store:
+    """Synchronous store; async callers run its methods in a worker thread."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                try:
+                    self._engine = _create_engine(self.url)
+                except (OSError, SQLAlchemyError) as exc:
+                    raise StoreError(f"cannot open the store: {exc}") from exc
+            return self._engine
+
+    def create_schema(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create Köprü's tables: {exc}") from exc
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc)) from exc
+
+    # --- conversations ----------------------------------------------------------------
+
+    def record_turn(self, turn: TurnRecord) -> Conversation:
+        """Add a customer message to its conversation, opening the conversation if new.
+
+        Earlier conversations of the same sender that never got an outcome are closed
+        as abandoned: the customer came back in a new session without finishing them.
+        """
+        for _attempt in range(2):
+            try:
+                return self._record_turn(turn)
+            except StoreError as exc:
+                # Two replicas opening the same conversation at once: the loser retries
+                # and finds the row the winner inserted.
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        return self._record_turn(turn)
+
+    def _record_turn(self, turn: TurnRecord) -> Conversation:
+        c = conversations.c
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(conversations).where(
+                    c.sender_id == turn.sender_id,
+                    c.session_started_at == turn.session_started_at,
+                )
+            ).first()
+            if row is None:
+                conn.execute(
+                    conversations.update()
+                    .where(
+                        c.sender_id == turn.sender_id,
+                        c.session_started_at != turn.session_started_at,
+                        c.outcome.is_(None),
+                    )
+                    .values(outcome=Outcome.ABANDONED, ended_at=c.last_message_at)
+                )
+                intents = [turn.intent] if turn.intent else []
+                conn.execute(
+                    conversations.insert().values(
+                        sender_id=turn.sender_id,
+                        session_started_at=turn.session_started_at,
+                        channel=turn.channel,
+                        language=turn.language,
+                        intents=json.dumps(intents),
+                        started_at=turn.at,
+                        last_message_at=turn.at,
+                    )
+                )
+            else:
+                intents = json.loads(row.intents)
+                if turn.intent and turn.intent not in intents:
+                    intents.append(turn.intent)
+                conn.execute(
+                    conversations.update()
+                    .where(c.id == row.id)
+                    .values(
+                        language=turn.language,
+                        channel=turn.channel,
+                        intents=json.dumps(intents),
+                        last_message_at=max(row.last_message_at, turn.at),
+                    )
+                )
+            fresh = conn.execute(
+                sa.select(conversations).where(
+                    c.sender_id == turn.sender_id,
+                    c.session_started_at == turn.session_started_at,
+                )
+            ).one()
+        return _conversation(fresh)
+
+    def set_outcome(
+        self, sender_id: str, session_started_at: float, outcome: str, at: float
+    ) -> Conversation | None:
+        c = conversations.c
+        with self._begin() as conn:
+            conn.execute(
+                conversations.update()
+                .where(c.sender_id == sender_id, c.session_started_at == session_started_at)
+                .values(outcome=outcome, ended_at=at)
+            )
+            row = conn.execute(
+                sa.select(conversations).where(
+                    c.sender_id == sender_id, c.session_started_at == session_started_at
+                )
+            ).first()
+        return _conversation(row) if row is not None else None
+
+    def conversation(self, sender_id: str, session_started_at: float) -> Conversation | None:
+        c = conversations.c
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.select(conversations).where(
+                    c.sender_id == sender_id, c.session_started_at == session_started_at
+                )
+            ).first()
+        return _conversation(row) if row is not None else None
+
+    def conversations_of(self, sender_id: str) -> list[Conversation]:
+        c = conversations.c
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(conversations).where(c.sender_id == sender_id).order_by(c.id)
+            ).all()
+        return [_conversation(r) for r in rows]
+
+    # --- escalations and deletion requests --------------------------------------------
+
+    def add_escalation(self, record: EscalationRecord) -> EscalationRecord:
+        with self._begin() as conn:
+            conn.execute(
+                escalations.insert().values(
+                    reference=record.reference,
+                    conversation_id=record.conversation_id,
+                    sender_id=record.sender_id,
+                    channel=record.channel,
+                    language=record.language,
+                    reason=record.reason,
+                    context=json.dumps(record.context, ensure_ascii=False),
+                    status=record.status,
+                    created_at=record.created_at,
+                )
+            )
+        return record
+
+    def escalations_of(self, sender_id: str) -> list[EscalationRecord]:
+        e = escalations.c
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(escalations).where(e.sender_id == sender_id).order_by(e.id)
+            ).all()
+        return [
+            EscalationRecord(
+                reference=r.reference,
+                conversation_id=r.conversation_id,
+                sender_id=r.sender_id,
+                channel=r.channel,
+                language=r.language,
+                reason=r.reason,
+                context=json.loads(r.context),
+                status=r.status,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
+
+    def add_deletion_request(self, sender_id: str, email: str, at: float) -> str:
+        reference = new_reference("D")
+        with self._begin() as conn:
+            conn.execute(
+                deletion_requests.insert().values(
+                    reference=reference, sender_id=sender_id, email=email, created_at=at
+                )
+            )
+        return reference
+
+    def deletion_requests_of(self, sender_id: str) -> Sequence[tuple[str, str]]:
+        d = deletion_requests.c
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(d.reference, d.email).where(d.sender_id == sender_id).order_by(d.id)
+            ).all()
+        return [(r.reference, r.email) for r in rows]
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite"):
+        # The action server calls the store from worker threads.
+        return sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    return sa.create_engine(url, pool_pre_ping=True)

@@ -1,0 +1,131 @@
+"""OrdersClient (httpx) against the demo backend served on 127.0.0.1, and failure modes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.demo_backend import create_app, mask_email
+from bot.errors import BackendError, BackendUnavailable, Conflict, NotFound
+from bot.orders import OrdersClient, normalize_order_number
+
+TODAY = dt.date(2026, 11, 23)
+
+
+@pytest.fixture
+async def backend_url() -> AsyncIterator[str]:
+    runner = web.AppRunner(create_app(TODAY))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def client(backend_url: str) -> AsyncIterator[OrdersClient]:
+    client = OrdersClient(backend_url, timeout=2.0)
+    yield client
+    await client.aclose()
+
+
+async def test_order_lookup(client: OrdersClient) -> None:
+    order = await client.get_order("204518")
+    assert order.status == "shipped"
+    assert order.carrier == "DHL"
+    assert order.eta == "2026-11-25"
+    assert order.items == ("Wireless headphones WH-200",)
+
+
+async def test_unknown_order_is_not_found(client: OrdersClient) -> None:
+    with pytest.raises(NotFound):
+        await client.get_order("999999")
+
+
+async def test_return_of_a_delivered_order(client: OrdersClient) -> None:
+    receipt = await client.create_return("331907", "Running shoes, size 42", "too small")
+    assert receipt.return_number == "R-331907-001"
+    assert receipt.carrier == "InPost"
+    second = await client.create_return("331907", "Sports socks", "changed my mind")
+    assert second.return_number == "R-331907-002"
+
+
+async def test_return_before_delivery_is_a_conflict(client: OrdersClient) -> None:
+    with pytest.raises(Conflict):
+        await client.create_return("204518", "headphones", "broken")
+
+
+async def test_invoice_goes_to_the_masked_address(client: OrdersClient) -> None:
+    assert await client.resend_invoice("331907") == "k***@example.com"
+
+
+async def test_backend_down_is_unavailable() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = OrdersClient(f"http://127.0.0.1:{port}", timeout=1.0)
+    with pytest.raises(BackendUnavailable):
+        await client.get_order("204518")
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (500, b"{}", BackendUnavailable),
+        (503, b"", BackendUnavailable),
+        (400, b"{}", BackendError),
+        (200, b"not json", BackendError),
+        (200, b'{"number": "1"}', BackendError),
+        (200, b'{"number": "1", "status": "teleported"}', BackendError),
+    ],
+)
+async def test_bad_answers_become_backend_errors(
+    status: int, body: bytes, error: type[Exception]
+) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
+    client = OrdersClient(
+        "http://orders.test", client=httpx.AsyncClient(transport=transport, base_url="http://o")
+    )
+    with pytest.raises(error):
+        await client.get_order("204518")
+
+
+async def test_slow_backend_times_out() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    transport = httpx.MockTransport(slow)
+    client = OrdersClient("http://o", client=httpx.AsyncClient(transport=transport, base_url="http://o"))
+    with pytest.raises(BackendUnavailable):
+        await client.get_order("204518")
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("204518", "204518"),
+        ("#204518", "204518"),
+        ("order no. 204 518", "204518"),
+        ("my order is 204518, thanks", "204518"),
+        ("1234", None),
+        ("12345678", None),
+        ("204518 or 331907", None),
+        ("204518 204518", "204518"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_normalize_order_number(text: str | None, number: str | None) -> None:
+    assert normalize_order_number(text) == number
+
+
+def test_mask_email() -> None:
+    assert mask_email("anna.smith@example.com") == "a***@example.com"
+    assert mask_email("broken") == "***"
