@@ -76,7 +76,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
         )  # fmt: skip
         supervisor.start(
             "action server",
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(args.action_port)],
+            [python, "-m", "bot.cli", "actions", "--port", str(args.action_port)],
             f"http://127.0.0.1:{args.action_port}/health", env, PROJECT_ROOT,
         )  # fmt: skip
         for child in list(supervisor.children):
@@ -88,6 +88,26 @@ def cmd_shell(args: argparse.Namespace) -> int:
         return 0
     finally:
         supervisor.stop()
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    import logging
+
+    from rasa_sdk import utils
+    from rasa_sdk.endpoint import run
+
+    from actions.services import get_services
+    from bot.language import default_detector
+
+    utils.configure_colored_logging(args.loglevel)
+    utils.update_sanic_log_level()
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    # Fail at start on a broken configuration or store, not at a customer's first message,
+    # and load the language models now rather than while a customer waits.
+    get_services()
+    default_detector().warm_up()
+    run("actions", port=args.port, cors_origins=None)
+    return 0
 
 
 def cmd_demo_backend(args: argparse.Namespace) -> int:
@@ -143,6 +163,16 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("--action-port", type=int, default=5055)
     shell.add_argument("--demo-backend-port", type=int, default=5056)
     shell.set_defaults(func=cmd_shell)
+
+    actions = commands.add_parser(
+        "actions",
+        help="run the action server (started by `kopru run`)",
+        description="Check the configuration and the store, load the language models, then "
+        "serve Köprü's custom actions to the Rasa server.",
+    )
+    actions.add_argument("--port", type=int, default=5055)
+    actions.add_argument("--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    actions.set_defaults(func=cmd_actions)
 
     demo = commands.add_parser(
         "demo-backend",

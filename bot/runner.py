@@ -121,7 +121,9 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Also SIGINT: a shell starts background jobs with SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if config.demo_backend:
             supervisor.start(
@@ -131,7 +133,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             )  # fmt: skip
         supervisor.start(
             "action server",
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.action_port)],
+            [python, "-m", "bot.cli", "actions", "--port", str(config.action_port)],
             f"http://127.0.0.1:{config.action_port}/health", env, config.root,
         )  # fmt: skip
         supervisor.start(

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import web
 
-from bot.demo_backend import create_app, mask_email
+from bot.demo_backend import mask_email
 from bot.errors import BackendError, BackendUnavailable, Conflict, NotFound
 from bot.orders import OrdersClient, normalize_order_number
 
-TODAY = dt.date(2026, 11, 23)
-
 
 @pytest.fixture
-async def backend_url() -> AsyncIterator[str]:
-    runner = web.AppRunner(create_app(TODAY))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client(backend_url: str) -> AsyncIterator[OrdersClient]:
-    client = OrdersClient(backend_url, timeout=2.0)
+async def client(demo_backend_url: str) -> AsyncIterator[OrdersClient]:
+    client = OrdersClient(demo_backend_url, timeout=2.0)
     yield client
     await client.aclose()
 
@@ -102,7 +87,9 @@ async def test_slow_backend_times_out() -> None:
         raise httpx.ReadTimeout("timed out", request=request)
 
     transport = httpx.MockTransport(slow)
-    client = OrdersClient("http://o", client=httpx.AsyncClient(transport=transport, base_url="http://o"))
+    client = OrdersClient(
+        "http://o", client=httpx.AsyncClient(transport=transport, base_url="http://o")
+    )
     with pytest.raises(BackendUnavailable):
         await client.get_order("204518")
 

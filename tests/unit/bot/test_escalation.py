@@ -19,16 +19,24 @@ from bot.transcript import IntentSeen, Line
         (["nlu_fallback", "nlu_fallback"], None, None, Reason.REPEATED_FALLBACK),
         (["nlu_fallback", "greet", "nlu_fallback"], None, None, None),
         (["faq", "deny", "affirm"], "offer_human", "not_helped", Reason.NOT_HELPED),
-        (["tech_problem", "deny", "affirm"], "offer_human", "failed_guided_flow",
-         Reason.FAILED_GUIDED_FLOW),
-        (["delete_account", "inform", "affirm"], "offer_human", "account_deletion",
-         Reason.ACCOUNT_DELETION),
+        (
+            ["tech_problem", "deny", "affirm"],
+            "offer_human",
+            "failed_guided_flow",
+            Reason.FAILED_GUIDED_FLOW,
+        ),
+        (
+            ["delete_account", "inform", "affirm"],
+            "offer_human",
+            "account_deletion",
+            Reason.ACCOUNT_DELETION,
+        ),
         (["affirm"], "offer_human", None, Reason.NOT_HELPED),
         (["affirm"], "offer_human", "nonsense", Reason.NOT_HELPED),
         (["affirm"], "resolution_check", None, None),
         (["deny"], "offer_human", "not_helped", None),
         (["request_human"], "resolution_check", None, Reason.CUSTOMER_REQUEST),
-    ],  # fmt: skip
+    ],
 )
 def test_should_escalate(
     intents: list[str], pending: str | None, offered_for: str | None, expected: Reason | None

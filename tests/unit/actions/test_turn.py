@@ -1,0 +1,65 @@
+"""The per-message action: language, expiring questions, conversation log."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.services import Services
+from actions.turn import ActionObserveTurn
+from tests.unit.actions.conftest import DOMAIN, make_tracker
+
+
+@pytest.mark.parametrize(
+    ("text", "current", "events"),
+    [
+        ("kargom hala gelmedi, nerede acaba?", "en", [SlotSet("language", "tr")]),
+        ("gdzie jest moja paczka?", "tr", [SlotSet("language", "pl")]),
+        ("where is my parcel?", "pl", [SlotSet("language", "en")]),
+        ("where is my parcel?", "en", []),
+        ("204518", "tr", []),
+        ("Wo ist meine Bestellung, bitte?", "pl", [SlotSet("language", "en")]),
+    ],
+)
+async def test_language_follows_the_customer(
+    services: Services, text: str, current: str, events: list[SlotSet]
+) -> None:
+    tracker = make_tracker(text, "order_status", slots={"language": current})
+    assert await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN) == events
+
+
+async def test_first_message_uses_the_channel_hint(services: Services) -> None:
+    tracker = make_tracker("/start", "greet", slots={"language": None},
+                           metadata={"language_code": "pl-PL"})  # fmt: skip
+    assert await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN) == [
+        SlotSet("language", "pl")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("intent", "expires"), [("affirm", False), ("deny", False), ("order_status", True)]
+)
+async def test_pending_question_expires_unless_answered(
+    services: Services, intent: str, expires: bool
+) -> None:
+    tracker = make_tracker("text", intent, slots={"pending": "resolution_check"})
+    events = await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert (SlotSet("pending", None) in events) is expires
+
+
+async def test_turns_are_recorded(services: Services) -> None:
+    tracker = make_tracker("hello there", "greet", channel="telegram")
+    await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN)
+    (conversation,) = services.store.conversations_of("customer-1")
+    assert conversation.channel == "telegram"
+    assert conversation.intents == ["greet"]
+    assert conversation.language == "en"
+
+
+async def test_a_broken_store_does_not_stop_the_conversation(services: Services) -> None:
+    services.store._engine = None
+    services.store.url = "sqlite:////proc/forbidden/kopru.db"
+    tracker = make_tracker("merhaba, siparişim nerede?", "order_status")
+    events = await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert events == [SlotSet("language", "tr")]
