@@ -1,0 +1,292 @@
+"""Web chat input channel for Köprü.
+
+``WebChatInput`` is a Rasa custom input channel (modelled on Rasa's own
+``RestInput``) that serves a small, dependency-free chat page and a JSON webhook.
+Register it in ``credentials.yml`` with no parameters::
+
+    channels.webchat.WebChatInput:
+
+Its routes live under ``/webhooks/webchat/``:
+
+* ``GET  /webhooks/webchat/``                  the chat page (``webchat_static/index.html``)
+* ``GET  /webhooks/webchat/static/<file>``     ``webchat.css`` and ``webchat.js`` only
+* ``GET  /webhooks/webchat/health``            ``{"status": "ok"}``
+* ``POST /webhooks/webchat/webhook``           ``{"sender", "message", "metadata"?}`` ->
+  the bot's messages as Rasa's ``CollectingOutputChannel`` collects them.
+
+Invalid requests are answered with ``400 {"error": "..."}`` and never reach the bot;
+a failure inside the bot is logged and answered with ``500 {"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import re
+from asyncio import CancelledError
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "webchat"
+
+MAX_SENDER_LENGTH = 128
+MAX_MESSAGE_LENGTH = 4096
+# Generous upper bound for a whole request: 4096 characters JSON-escaped as
+# surrogate pairs plus room for metadata. Larger bodies are refused outright.
+MAX_BODY_BYTES = 128 * 1024
+
+SENDER_PATTERN = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
+
+STATIC_DIR = Path(__file__).resolve().parent / "webchat_static"
+
+_INDEX_FILE = "index.html"
+# The only files reachable under /static/: name -> content type.
+_STATIC_FILES: dict[str, str] = {
+    "webchat.css": "text/css; charset=utf-8",
+    "webchat.js": "text/javascript; charset=utf-8",
+}
+_HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+
+_PAGE_CACHE_CONTROL = "no-cache"
+_STATIC_CACHE_CONTROL = "public, max-age=3600, must-revalidate"
+
+_SECURITY_HEADERS: dict[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_PAGE_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' https: http: data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
+class WebChatRequestError(ValueError):
+    """A webhook request that cannot be processed; the message is shown to the client."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class WebChatPayload:
+    """A validated webhook request body."""
+
+    sender: str
+    message: str
+    metadata: dict[str, Any] | None
+
+
+def _is_json_content_type(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+def parse_payload(content_type: str | None, body: bytes) -> WebChatPayload:
+    """Validates a webhook request body.
+
+    Args:
+        content_type: the request's ``Content-Type`` header.
+        body: the raw request body.
+
+    Returns:
+        The validated payload (``message`` is stripped).
+
+    Raises:
+        WebChatRequestError: if the request is not acceptable.
+    """
+    if not _is_json_content_type(content_type):
+        raise WebChatRequestError("Content-Type must be application/json.")
+    if len(body) > MAX_BODY_BYTES:
+        raise WebChatRequestError(
+            f"Request body is too large (limit {MAX_BODY_BYTES} bytes).", status=413
+        )
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise WebChatRequestError("Request body must be valid UTF-8 JSON.") from None
+    if not isinstance(data, dict):
+        raise WebChatRequestError("Request body must be a JSON object.")
+
+    sender = data.get("sender")
+    if not isinstance(sender, str) or not sender:
+        raise WebChatRequestError("'sender' is required and must be a non-empty string.")
+    if len(sender) > MAX_SENDER_LENGTH or not SENDER_PATTERN.fullmatch(sender):
+        raise WebChatRequestError(
+            f"'sender' must be 1-{MAX_SENDER_LENGTH} characters from "
+            "A-Z, a-z, 0-9, '_', '-', '.', ':'."
+        )
+
+    message = data.get("message")
+    if not isinstance(message, str):
+        raise WebChatRequestError("'message' is required and must be a string.")
+    message = message.strip()
+    if not message:
+        raise WebChatRequestError("'message' must not be empty.")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise WebChatRequestError(
+            f"'message' is too long (at most {MAX_MESSAGE_LENGTH} characters)."
+        )
+
+    metadata = data.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise WebChatRequestError("'metadata' must be a JSON object if given.")
+
+    return WebChatPayload(sender=sender, message=message, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    content_type: str
+    cache_control: str
+    etag: str
+
+
+def _load_asset(filename: str, content_type: str, cache_control: str) -> _Asset:
+    body = (STATIC_DIR / filename).read_bytes()
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    return _Asset(body, content_type, cache_control, f'"{digest}"')
+
+
+def _error(message: str, status: int) -> HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+def _etag_matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    candidates = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return etag in candidates or "*" in candidates
+
+
+class WebChatInput(InputChannel):
+    """Browser chat page plus a JSON webhook, answered synchronously like ``RestInput``."""
+
+    def __init__(self) -> None:
+        """Creates the channel; static files are read lazily on first request."""
+        self._assets: dict[str, _Asset] = {}
+
+    @classmethod
+    def name(cls) -> str:
+        """Channel name, also the URL prefix (``/webhooks/webchat/``)."""
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:
+        """Creates the channel; it takes no credentials."""
+        return cls()
+
+    def get_metadata(self, request: Request) -> dict[str, Any] | None:
+        """Returns the validated ``metadata`` object of a webhook request, if any."""
+        try:
+            return parse_payload(request.headers.get("content-type"), request.body).metadata
+        except WebChatRequestError:
+            return None
+
+    def _asset(self, filename: str) -> _Asset:
+        asset = self._assets.get(filename)
+        if asset is None:
+            if filename == _INDEX_FILE:
+                asset = _load_asset(filename, _HTML_CONTENT_TYPE, _PAGE_CACHE_CONTROL)
+            else:
+                asset = _load_asset(filename, _STATIC_FILES[filename], _STATIC_CACHE_CONTROL)
+            self._assets[filename] = asset
+        return asset
+
+    def _serve(self, request: Request, filename: str) -> HTTPResponse:
+        try:
+            asset = self._asset(filename)
+        except OSError:
+            logger.exception("webchat.static.missing file=%s", filename)
+            return _error("The chat page is not available.", 500)
+        headers = {
+            "Cache-Control": asset.cache_control,
+            "ETag": asset.etag,
+            **_SECURITY_HEADERS,
+        }
+        if filename == _INDEX_FILE:
+            headers["Content-Security-Policy"] = _PAGE_CSP
+        if _etag_matches(request, asset.etag):
+            return response.empty(status=304, headers=headers)
+        return response.raw(asset.body, content_type=asset.content_type, headers=headers)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Defines the chat page, static files, health and webhook routes."""
+        module = inspect.getmodule(self)
+        webchat = Blueprint(
+            f"custom_webhook_{type(self).__name__}",
+            module.__name__ if module is not None else None,
+        )
+
+        @webchat.route("/", methods=["GET"])
+        async def index(request: Request) -> HTTPResponse:
+            # The page posts to the relative URL "webhook", so it must be served
+            # with a trailing slash. A relative redirect keeps any proxy prefix.
+            if not request.path.endswith("/"):
+                target = request.path.rstrip("/").rsplit("/", 1)[-1] + "/"
+                if request.query_string:
+                    target += "?" + request.query_string
+                return response.redirect(target, status=301)
+            return self._serve(request, _INDEX_FILE)
+
+        @webchat.route("/static/<filename:str>", methods=["GET"])
+        async def static(request: Request, filename: str) -> HTTPResponse:
+            if filename not in _STATIC_FILES:
+                return _error("Not found.", 404)
+            return self._serve(request, filename)
+
+        @webchat.route("/health", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webchat.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                payload = parse_payload(request.headers.get("content-type"), request.body)
+            except WebChatRequestError as e:
+                return _error(e.message, e.status)
+
+            collector = CollectingOutputChannel()
+            # noinspection PyBroadException
+            try:
+                await on_new_message(
+                    UserMessage(
+                        payload.message,
+                        collector,
+                        payload.sender,
+                        input_channel=self.name(),
+                        metadata=payload.metadata,
+                    )
+                )
+            except CancelledError:
+                # Same as RestInput: the request timed out or the client went away.
+                logger.error("webchat.message.received.timeout sender=%s", payload.sender)
+                return _error("The assistant took too long to answer. Please try again.", 503)
+            except Exception:
+                logger.exception("webchat.message.received.failure sender=%s", payload.sender)
+                return _error("The assistant could not process the message.", 500)
+
+            return response.json(collector.messages)
+
+        return webchat
