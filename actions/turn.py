@@ -27,8 +27,16 @@ __all__ = ["ActionObserveTurn"]
 
 logger = logging.getLogger(__name__)
 
-# Answers to the bot's pending yes/no question; anything else means the customer moved on.
-_YES_NO = frozenset({"affirm", "deny"})
+
+def question_still_open(pending: str, intent: str) -> bool:
+    """Whether the customer's message answers the bot's pending yes/no question.
+
+    Anything else means the customer moved on, and a later "yes" must not answer it.
+    A thank-you answers "did that solve it?" (it means yes) but not the offer of a person.
+    """
+    if intent in ("affirm", "deny"):
+        return True
+    return intent == "thank_you" and pending in ("resolution_check", "tech_step")
 
 
 def _language_hint(metadata: Any) -> str | None:
@@ -56,7 +64,8 @@ class ActionObserveTurn(Action):
         events: list[EventType] = []
         if language != current:
             events.append(SlotSet("language", language))
-        if tracker.get_slot("pending") is not None and intent not in _YES_NO:
+        pending = tracker.get_slot("pending")
+        if pending is not None and not question_still_open(pending, intent):
             events.append(SlotSet("pending", None))
 
         turn = TurnRecord(

@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import Services
-from actions.turn import ActionObserveTurn
+from actions.turn import ActionObserveTurn, question_still_open
 from tests.unit.actions.conftest import DOMAIN, make_tracker
 
 
@@ -63,3 +63,20 @@ async def test_a_broken_store_does_not_stop_the_conversation(services: Services)
     tracker = make_tracker("merhaba, siparişim nerede?", "order_status")
     events = await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN)
     assert events == [SlotSet("language", "tr")]
+
+
+@pytest.mark.parametrize(
+    ("pending", "intent", "still_open"),
+    [
+        ("resolution_check", "affirm", True),
+        ("resolution_check", "deny", True),
+        ("resolution_check", "thank_you", True),
+        ("tech_step", "thank_you", True),
+        ("offer_human", "thank_you", False),
+        ("offer_human", "affirm", True),
+        ("resolution_check", "order_status", False),
+        ("tech_step", "greet", False),
+    ],
+)
+def test_which_answers_keep_the_question_open(pending: str, intent: str, still_open: bool) -> None:
+    assert question_still_open(pending, intent) is still_open
