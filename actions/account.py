@@ -22,7 +22,9 @@ __all__ = ["ActionAccountHelp", "ActionRecordDeletion", "ValidateDeletionForm", 
 
 logger = logging.getLogger(__name__)
 
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Unicode local parts are allowed (RFC 6531: "łukasz@wp.pl"); the look-behind makes sure
+# the match is the whole address, never the ASCII tail of a longer word.
+_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 
 
 def find_email(text: str | None) -> str | None:

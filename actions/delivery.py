@@ -68,10 +68,11 @@ class ActionAskCountry(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        buttons = [
-            {"title": name, "payload": name}
-            for _code, name in _served_countries(language_of(tracker))
+        # "the Netherlands" reads well in a sentence, "Netherlands" on a button.
+        names = [
+            name.removeprefix("the ") for _code, name in _served_countries(language_of(tracker))
         ]
+        buttons = [{"title": name, "payload": name} for name in names]
         dispatcher.utter_message(response="utter_ask_country", buttons=buttons)
         return []
 
@@ -94,7 +95,7 @@ class ActionDeliveryInfo(Action):
             country_name=country_name(code, language_of(tracker)),
             days_min=terms.days_min,
             days_max=terms.days_max,
-            cost=business.money(terms.cost),
-            free_over=business.money(terms.free_over),
+            cost=business.money(terms.cost, language_of(tracker)),
+            free_over=business.money(terms.free_over, language_of(tracker)),
         )
         return events + ask_resolved(dispatcher)

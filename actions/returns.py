@@ -28,7 +28,7 @@ def _clean(value: Any, limit: int) -> str | None:
     text = " ".join(str(value or "").split())
     if len(text) < 2 or text.startswith("/"):
         return None
-    return text[:limit]
+    return text[:limit].rstrip()
 
 
 class ValidateReturnForm(FormValidationAction):
@@ -39,6 +39,15 @@ class ValidateReturnForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         number, order = await validate_order_number(value, dispatcher)
+        if order is not None and order.status != "delivered":
+            # Say so before asking which item and why, and let the customer name another order.
+            response = (
+                "utter_return_cancelled"
+                if order.status == "cancelled"
+                else "utter_return_not_possible"
+            )
+            dispatcher.utter_message(response=response, order_number=order.number)
+            return {"order_number": None}
         slots: dict[str, Any] = {"order_number": number}
         # An order with a single item needs no question about which item it is.
         if order is not None and len(order.items) == 1 and not tracker.get_slot("return_item"):

@@ -34,8 +34,12 @@ class BusinessConfig:
     def payment_methods_for(self, language: str) -> tuple[str, ...]:
         return self.payment_methods.get(language) or self.payment_methods["en"]
 
-    def money(self, amount: float) -> str:
-        return f"{amount:.2f} {self.currency}"
+    def money(self, amount: float, language: str = "en") -> str:
+        """6.90 EUR in English, 6,90 EUR in Turkish and Polish (decimal comma)."""
+        text = f"{amount:.2f}"
+        if language in ("tr", "pl"):
+            text = text.replace(".", ",")
+        return f"{text} {self.currency}"
 
 
 def _require(mapping: Any, key: str, where: str) -> Any:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 __all__ = ["SAMPLE_ORDERS", "create_app", "mask_email", "sample_orders"]
 
-SAMPLE_ORDERS = ("204518", "331907", "558120", "100234", "777001", "640055", "415926")
+SAMPLE_ORDERS = ("204518", "331907", "558120", "100234", "777001", "640055", "512704", "415926")
 
 
 def mask_email(email: str) -> str:
@@ -47,6 +47,9 @@ def sample_orders(today: dt.date) -> dict[str, dict[str, Any]]:
         {"number": "640055", "status": "shipped", "carrier": "InPost",
          "tracking_number": "640055112233445566778899", "eta": day(1),
          "email": "piotr.zielinski@example.com", "items": ["Backpack 30 l"]},
+        {"number": "512704", "status": "delivered", "carrier": "DPD",
+         "delivered_on": day(-2), "email": "ewa.kaminska@example.com",
+         "items": ["Smart watch SW-3"]},
         {"number": "415926", "status": "delivered", "carrier": "Aras Kargo",
          "delivered_on": day(-6), "email": "mehmet.demir@example.com",
          "items": ["Bluetooth speaker BS-1", "USB-C cable"]},

@@ -65,7 +65,7 @@ def bot(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
                     "dialect": "sqlite",
                     "db": str(tmp / "tracker.db"),
                 },
-            }  # fmt: skip
+            }
         )
     )
     database_url = f"sqlite:///{tmp / 'kopru.db'}"
@@ -120,13 +120,13 @@ CONVERSATIONS = {
         ("merhabalar", ["Köprü"]),
         ("204518 numaralı siparişim nerede?", ["204518", "DHL"]),
         ("evet, teşekkürler", ["sevindim"]),
-        ("Almanya'ya kargo ne kadar tutuyor?", ["Almanya", "6.90 EUR"]),
+        ("Almanya'ya kargo ne kadar tutuyor?", ["Almanya", "6,90 EUR"]),
     ],
     "pl": [
         ("dzień dobry", ["Köprü"]),
         ("gdzie jest moja paczka? zamówienie 204518", ["204518", "DHL"]),
         ("tak, dzięki", ["cieszę"]),
-        ("ile kosztuje wysyłka do Turcji?", ["Turcja", "4.90 EUR"]),
+        ("ile kosztuje wysyłka do Turcji?", ["Turcja", "4,90 EUR"]),
     ],
 }
 

@@ -33,6 +33,8 @@ def test_codes_are_upper_case_and_money_is_formatted() -> None:
     config = parse_business_config(valid())
     assert config.delivery["DE"].days_min == 2
     assert config.money(6.9) == "6.90 EUR"
+    assert config.money(6.9, "pl") == "6,90 EUR"
+    assert config.money(100, "tr") == "100,00 EUR"
 
 
 @pytest.mark.parametrize(
