@@ -102,6 +102,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Fail at start on a broken configuration or store, not at a customer's first message,
     # and load the language models now rather than while a customer waits.
     get_services()
