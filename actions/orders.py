@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 from typing import Any
 
@@ -57,15 +58,23 @@ def backend_down(dispatcher: CollectingDispatcher) -> list[EventType]:
     return offer_human(dispatcher, Reason.BACKEND_UNAVAILABLE.value, "utter_offer_human_q")
 
 
-class ValidateOrderStatusForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_order_status_form"
+class _OrderNumberForm(FormValidationAction):
+    """A form that only needs an existing order's number."""
+
+    # Abstract, so that the action server does not register this base class itself.
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         number, _order = await validate_order_number(value, dispatcher)
         return {"order_number": number}
+
+
+class ValidateOrderStatusForm(_OrderNumberForm):
+    def name(self) -> str:
+        return "validate_order_status_form"
 
 
 class ActionOrderStatus(Action):
@@ -96,15 +105,9 @@ class ActionOrderStatus(Action):
         return events + ask_resolved(dispatcher)
 
 
-class ValidateInvoiceForm(FormValidationAction):
+class ValidateInvoiceForm(_OrderNumberForm):
     def name(self) -> str:
         return "validate_invoice_form"
-
-    async def validate_order_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        number, _order = await validate_order_number(value, dispatcher)
-        return {"order_number": number}
 
 
 class ActionResendInvoice(Action):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -99,3 +103,47 @@ TrackerFactory = Callable[..., Tracker]
 @pytest.fixture
 def tmp_root(tmp_path: Path) -> Path:
     return tmp_path
+
+
+RESPONSES: dict[str, Any] = yaml.safe_load(
+    (PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")
+)["responses"]
+
+
+def template_variables(response: str) -> set[str]:
+    """The {variables} used by a response's texts, over all languages."""
+    texts = " ".join(str(variation.get("text", "")) for variation in RESPONSES[response])
+    return set(re.findall(r"\{(\w+)\}", texts))
+
+
+def assert_renders(message: dict[str, Any]) -> None:
+    """The response exists and every variable its texts use was passed with it."""
+    assert template_variables(message["response"]) <= message.keys()
+
+
+@pytest.fixture
+async def backend_offline(services: Services) -> AsyncIterator[Services]:
+    """The same services, but the order backend is a closed port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = dataclasses.replace(
+        services, orders=OrdersClient(f"http://127.0.0.1:{port}", timeout=2.0)
+    )
+    with use_services(down):
+        yield down
+    await down.orders.aclose()
+
+
+def form_tracker(typed: str, form: str, slot: str = "order_number") -> Tracker:
+    """A form waiting for `slot`, just after the customer typed `typed` for it."""
+    events = [
+        {"event": "session_started", "timestamp": 100.0},
+        {"event": "user", "text": typed, "timestamp": 101.0,
+         "parse_data": {"intent": {"name": "inform", "confidence": 0.9}}},
+        {"event": "slot", "name": slot, "value": typed, "timestamp": 101.1},
+    ]  # fmt: skip
+    return make_tracker(
+        typed, "inform", slots={slot: typed, "requested_slot": slot}, events=events,
+        active_loop=form,
+    )  # fmt: skip

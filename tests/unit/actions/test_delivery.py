@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -14,19 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import INTERRUPTING_INTENTS
 from actions.delivery import ActionAskCountry, ActionDeliveryInfo, ValidateDeliveryForm
 from actions.services import Services
-from bot.settings import PROJECT_ROOT
-from tests.unit.actions.conftest import DOMAIN, make_tracker, responses
-
-RESPONSES: dict[str, Any] = yaml.safe_load(
-    (PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")
-)["responses"]
-
-
-def assert_renders(message: dict[str, Any]) -> None:
-    """The response exists and every variable its texts use was passed with it."""
-    texts = " ".join(str(v.get("text", "")) for v in RESPONSES[message["response"]])
-    assert set(re.findall(r"\{(\w+)\}", texts)) <= message.keys()
-
+from tests.unit.actions.conftest import DOMAIN, assert_renders, make_tracker, responses
 
 # What ValidateDeliveryForm.run needs of the domain: the form's slots and their mappings.
 FORM_DOMAIN: dict[str, Any] = {

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import re
-import socket
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-import yaml
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -21,44 +15,20 @@ from actions.orders import (
     ValidateInvoiceForm,
     ValidateOrderStatusForm,
 )
-from actions.services import Services, use_services
-from bot.orders import ORDER_STATUSES, OrdersClient
-from bot.settings import PROJECT_ROOT
+from actions.services import Services
+from bot.orders import ORDER_STATUSES
 from tests.conftest import TODAY
-from tests.unit.actions.conftest import DOMAIN, make_tracker, responses
-
-RESPONSES: dict[str, Any] = yaml.safe_load(
-    (PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")
-)["responses"]
-
-
-def template_variables(response: str) -> set[str]:
-    """The {variables} used by a response's texts, over all languages."""
-    texts = " ".join(str(variation.get("text", "")) for variation in RESPONSES[response])
-    return set(re.findall(r"\{(\w+)\}", texts))
-
-
-def assert_renders(message: dict[str, Any]) -> None:
-    """The response exists and every variable its texts use was passed with it."""
-    assert template_variables(message["response"]) <= message.keys()
+from tests.unit.actions.conftest import (
+    DOMAIN,
+    assert_renders,
+    form_tracker,
+    make_tracker,
+    responses,
+)
 
 
 def day(offset: int) -> str:
     return (TODAY + dt.timedelta(days=offset)).isoformat()
-
-
-@pytest.fixture
-async def backend_offline(services: Services) -> AsyncIterator[Services]:
-    """The same services, but the order backend is a closed port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    down = dataclasses.replace(
-        services, orders=OrdersClient(f"http://127.0.0.1:{port}", timeout=2.0)
-    )
-    with use_services(down):
-        yield down
-    await down.orders.aclose()
 
 
 ORDER_FORMS = [ValidateOrderStatusForm, ValidateInvoiceForm]
@@ -142,19 +112,7 @@ async def test_number_is_accepted_while_the_backend_is_down(
 async def test_form_run_validates_the_extracted_number(
     services: Services, dispatcher: CollectingDispatcher
 ) -> None:
-    events = [
-        {"event": "session_started", "timestamp": 100.0},
-        {"event": "user", "text": "204 518", "timestamp": 101.0,
-         "parse_data": {"intent": {"name": "inform", "confidence": 0.9}}},
-        {"event": "slot", "name": "order_number", "value": "204 518", "timestamp": 101.1},
-    ]  # fmt: skip
-    tracker = make_tracker(
-        "204 518",
-        "inform",
-        slots={"order_number": "204 518", "requested_slot": "order_number"},
-        events=events,
-        active_loop="order_status_form",
-    )
+    tracker = form_tracker("204 518", "order_status_form")
     result = await ValidateOrderStatusForm().run(dispatcher, tracker, DOMAIN)
     assert result == [SlotSet("order_number", "204518")]
     assert dispatcher.messages == []

@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import socket
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
-import yaml
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.returns import MAX_ITEM, MAX_REASON, ActionCreateReturn, ValidateReturnForm
-from actions.services import Services, use_services
-from bot.orders import OrdersClient
-from bot.settings import PROJECT_ROOT
-from tests.unit.actions.conftest import DOMAIN, make_tracker, responses
-
-RESPONSES: dict[str, Any] = yaml.safe_load(
-    (PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")
-)["responses"]
-
-
-def assert_renders(message: dict[str, Any]) -> None:
-    """The response exists and every variable its texts use was passed with it."""
-    texts = " ".join(str(v.get("text", "")) for v in RESPONSES[message["response"]])
-    assert set(re.findall(r"\{(\w+)\}", texts)) <= message.keys()
-
-
-@pytest.fixture
-async def backend_offline(services: Services) -> AsyncIterator[Services]:
-    """The same services, but the order backend is a closed port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    down = dataclasses.replace(
-        services, orders=OrdersClient(f"http://127.0.0.1:{port}", timeout=2.0)
-    )
-    with use_services(down):
-        yield down
-    await down.orders.aclose()
-
+from actions.services import Services
+from tests.unit.actions.conftest import (
+    DOMAIN,
+    assert_renders,
+    form_tracker,
+    make_tracker,
+    responses,
+)
 
 RESET = [
     SlotSet("order_number", None),
@@ -128,19 +100,7 @@ async def test_backend_down_accepts_the_number_without_prefilling(
 async def test_form_run_returns_number_and_prefilled_item(
     services: Services, dispatcher: CollectingDispatcher
 ) -> None:
-    events = [
-        {"event": "session_started", "timestamp": 100.0},
-        {"event": "user", "text": "#512704", "timestamp": 101.0,
-         "parse_data": {"intent": {"name": "inform", "confidence": 0.9}}},
-        {"event": "slot", "name": "order_number", "value": "#512704", "timestamp": 101.1},
-    ]  # fmt: skip
-    tracker = make_tracker(
-        "#512704",
-        "inform",
-        slots={"order_number": "#512704", "requested_slot": "order_number"},
-        events=events,
-        active_loop="return_form",
-    )
+    tracker = form_tracker("#512704", "return_form")
     result = await ValidateReturnForm().run(dispatcher, tracker, DOMAIN)
     assert result == [
         SlotSet("order_number", "512704"),
