@@ -46,6 +46,12 @@ def _language_hint(metadata: Any) -> str | None:
     return None
 
 
+def _first_name(metadata: Any) -> str | None:
+    if isinstance(metadata, dict) and metadata.get("first_name"):
+        return str(metadata["first_name"]).strip()[:64] or None
+    return None
+
+
 class ActionObserveTurn(Action):
     def name(self) -> str:
         return "action_observe_turn"
@@ -64,6 +70,9 @@ class ActionObserveTurn(Action):
         events: list[EventType] = []
         if language != current:
             events.append(SlotSet("language", language))
+        name = _first_name(message.get("metadata"))
+        if name and name != tracker.get_slot("customer_name"):
+            events.append(SlotSet("customer_name", name))
         pending = tracker.get_slot("pending")
         if pending is not None and not question_still_open(pending, intent):
             events.append(SlotSet("pending", None))

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot.errors import StoreError
 
 __all__ = [
+    "Claim",
     "Conversation",
     "EscalationRecord",
     "Outcome",
@@ -69,6 +70,26 @@ deletion_requests = sa.Table(
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+
+# Deliveries from channels that may send the same thing twice (Telegram updates, Slack
+# events): a row is claimed before processing and marked done after it.
+deliveries = sa.Table(
+    "kopru_deliveries",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=1),
+)
+
+
+class Claim:
+    """What claim_delivery found."""
+
+    NEW = "new"  # first delivery, or a stale claim taken over: process it
+    DONE = "done"  # processed before: acknowledge without processing
+    BUSY = "busy"  # being processed right now elsewhere: ask the sender to retry
 
 
 class Outcome:
@@ -330,6 +351,33 @@ class Store:
             )
         return reference
 
+    # --- deliveries (exactly-once processing of channel updates) -----------------------
+
+    def claim_delivery(self, key: str, now: float, stale_after: float = 120.0) -> str:
+        """Claim `key` for processing; see Claim for the answers."""
+        for _attempt in range(3):
+            try:
+                with self._begin() as conn:
+                    return _claim(conn, key, now, stale_after)
+            except StoreError as exc:
+                # Two replicas inserting the same key: the loser looks again.
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+        return Claim.BUSY
+
+    def finish_delivery(self, key: str) -> None:
+        with self._begin() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.key == key).values(status="done"))
+
+    def release_delivery(self, key: str) -> None:
+        """Processing failed: forget the claim so that the re-delivery is processed."""
+        with self._begin() as conn:
+            conn.execute(
+                deliveries.delete().where(
+                    deliveries.c.key == key, deliveries.c.status == "processing"
+                )
+            )
+
     def deletion_requests_of(self, sender_id: str) -> Sequence[tuple[str, str]]:
         d = deletion_requests.c
         with self._begin() as conn:
@@ -337,6 +385,25 @@ class Store:
                 sa.select(d.reference, d.email).where(d.sender_id == sender_id).order_by(d.id)
             ).all()
         return [(r.reference, r.email) for r in rows]
+
+
+def _claim(conn: Connection, key: str, now: float, stale_after: float) -> str:
+    d = deliveries.c
+    row = conn.execute(sa.select(deliveries).where(d.key == key)).first()
+    if row is None:
+        conn.execute(deliveries.insert().values(key=key, status="processing", claimed_at=now))
+        return Claim.NEW
+    if row.status == "done":
+        return Claim.DONE
+    if now - row.claimed_at < stale_after:
+        return Claim.BUSY
+    # The process that claimed it died before finishing: take over.
+    conn.execute(
+        deliveries.update()
+        .where(d.key == key, d.claimed_at == row.claimed_at)
+        .values(claimed_at=now, attempts=row.attempts + 1)
+    )
+    return Claim.NEW
 
 
 def _create_engine(url: str) -> Engine:

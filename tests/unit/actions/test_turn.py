@@ -80,3 +80,11 @@ async def test_a_broken_store_does_not_stop_the_conversation(services: Services)
 )
 def test_which_answers_keep_the_question_open(pending: str, intent: str, still_open: bool) -> None:
     assert question_still_open(pending, intent) is still_open
+
+
+async def test_the_channel_first_name_becomes_the_customer_name(services: Services) -> None:
+    metadata = {"first_name": "Ayşe", "language_code": "tr"}
+    tracker = make_tracker("/greet", "greet", metadata=metadata, slots={"language": None})
+    events = await ActionObserveTurn().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert SlotSet("customer_name", "Ayşe") in events
+    assert SlotSet("language", "tr") in events

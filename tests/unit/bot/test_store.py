@@ -97,3 +97,33 @@ def test_store_errors_are_kopru_errors(tmp_path: Path) -> None:
     broken = Store(f"sqlite:///{tmp_path / 'file' / 'x.db'}")
     with pytest.raises(StoreError):
         broken.create_schema()
+
+
+def test_a_delivery_is_processed_once(store: Store) -> None:
+    from bot.store import Claim
+
+    assert store.claim_delivery("telegram:1:100", now=10.0) == Claim.NEW
+    assert store.claim_delivery("telegram:1:100", now=11.0) == Claim.BUSY
+    store.finish_delivery("telegram:1:100")
+    assert store.claim_delivery("telegram:1:100", now=12.0) == Claim.DONE
+    assert store.claim_delivery("telegram:1:101", now=12.0) == Claim.NEW
+
+
+def test_a_failed_delivery_can_be_retried(store: Store) -> None:
+    from bot.store import Claim
+
+    assert store.claim_delivery("k", now=10.0) == Claim.NEW
+    store.release_delivery("k")
+    assert store.claim_delivery("k", now=11.0) == Claim.NEW
+
+
+def test_a_stale_claim_is_taken_over(store: Store) -> None:
+    # The process that claimed it died: after `stale_after` seconds another may process it.
+    from bot.store import Claim
+
+    assert store.claim_delivery("k", now=10.0, stale_after=60) == Claim.NEW
+    assert store.claim_delivery("k", now=69.0, stale_after=60) == Claim.BUSY
+    assert store.claim_delivery("k", now=71.0, stale_after=60) == Claim.NEW
+    store.finish_delivery("k")
+    store.release_delivery("k")  # releasing a finished delivery changes nothing
+    assert store.claim_delivery("k", now=200.0, stale_after=60) == Claim.DONE

@@ -1,0 +1,479 @@
+"""Telegram channel for Rasa on python-telegram-bot: verified webhook or polling, exactly once.
+
+Register it in ``credentials.yml`` with no parameters (``channels.telegram.TelegramInput:``);
+it is configured from the environment:
+
+* ``TELEGRAM_TOKEN``: the bot's token from @BotFather; without it the channel is off.
+* ``TELEGRAM_MODE``: ``webhook`` (default) or ``polling`` (no public URL needed).
+* ``TELEGRAM_WEBHOOK_SECRET``: the secret Telegram sends in
+  ``X-Telegram-Bot-Api-Secret-Token``; webhook requests without it get 403.
+* ``TELEGRAM_WEBHOOK_URL``: public URL of ``/webhooks/telegram/webhook``, registered
+  with Telegram at start when set.
+* ``TELEGRAM_API_BASE_URL``: the Bot API server (default ``https://api.telegram.org``).
+
+Each update is claimed in Köprü's store before it is processed and marked done after, so
+a re-delivered update is answered once, and the webhook only answers 200 once the update
+is processed (otherwise Telegram re-delivers it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import html
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.settings import Settings
+from bot.store import Claim, Store
+
+__all__ = ["TelegramConfig", "TelegramInput", "TelegramOutput", "split_message"]
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+# Payload sent to Rasa for messages the bot cannot read (stickers, photos, voice...).
+UNSUPPORTED_PAYLOAD = "/unsupported_message"
+START_PAYLOAD = "/greet"
+MAX_SEND_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str | None
+    mode: str
+    webhook_secret: str | None
+    webhook_url: str | None
+    api_base_url: str
+    poll_timeout: int = 25
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TelegramConfig:
+        mode = (env.get("TELEGRAM_MODE") or "webhook").strip().lower()
+        if mode not in ("webhook", "polling"):
+            raise ValueError(f"TELEGRAM_MODE must be webhook or polling, not {mode!r}")
+        return cls(
+            token=env.get("TELEGRAM_TOKEN") or None,
+            mode=mode,
+            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
+            api_base_url=(env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org").rstrip(
+                "/"
+            ),
+        )
+
+    @property
+    def bot_base_url(self) -> str:
+        base = self.api_base_url
+        return base if base.endswith("/bot") else base + "/bot"
+
+
+def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split `text` into parts of at most `limit` characters.
+
+    Cuts at the last paragraph break, else line break, else sentence end, else space
+    before the limit; only a single unbroken run longer than the limit is cut hard.
+    """
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = -1
+        for pattern in (r"\n\s*\n", r"\n", r"[.!?…](?=\s)", r"\s"):
+            matches = list(re.finditer(pattern, window))
+            if matches and matches[-1].end() > limit // 4:
+                cut = matches[-1].end()
+                break
+        if cut <= 0:
+            cut = limit
+        parts.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+class TelegramOutput(OutputChannel):
+    """Sends Rasa's answers with python-telegram-bot, within Telegram's rate limits."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    def __init__(self, bot: Bot, limits: _Limits) -> None:
+        self.bot = bot
+        self._limits = limits
+
+    async def _call(self, chat_id: str, send: Callable[[], Awaitable[Any]]) -> Any:
+        # 429: wait as long as Telegram says; network trouble: a short back-off. A chat's
+        # limiter only delays that chat, the global one all chats a little.
+        for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+            async with self._limits.global_limiter, self._limits.for_chat(chat_id):
+                try:
+                    return await send()
+                except RetryAfter as exc:
+                    delay = retry_after_seconds(exc)
+                    if attempt == MAX_SEND_ATTEMPTS:
+                        raise
+                    logger.warning("Telegram asked to wait %.1f s (chat %s)", delay, chat_id)
+                except (TimedOut, NetworkError):
+                    if attempt == MAX_SEND_ATTEMPTS:
+                        raise
+                    delay = 0.5 * 2**attempt
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        for part in split_message(text):
+            await self._call(
+                recipient_id,
+                lambda part=part: self.bot.send_message(  # type: ignore[misc]
+                    chat_id=recipient_id, text=html.escape(part), parse_mode=ParseMode.HTML
+                ),
+            )
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        parts = split_message(text) or [""]
+        for part in parts[:-1]:
+            await self.send_text_message(recipient_id, part)
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(str(b["title"]), callback_data=_callback_data(b))]
+             for b in buttons]
+        )  # fmt: skip
+        await self._call(
+            recipient_id,
+            lambda: self.bot.send_message(
+                chat_id=recipient_id,
+                text=html.escape(parts[-1]),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+            ),
+        )
+
+    async def send_quick_replies(
+        self, recipient_id: str, text: str, quick_replies: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies, **kwargs)
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._call(recipient_id, lambda: self.bot.send_photo(recipient_id, photo=image))
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        # Custom payloads are channel-specific; a readable fallback beats silence.
+        text = json_message.get("text") if isinstance(json_message, dict) else None
+        if text:
+            await self.send_text_message(recipient_id, str(text))
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
+    value = exc.retry_after
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    return max(seconds, 0.0)
+
+
+def _callback_data(button: Mapping[str, Any]) -> str:
+    # Telegram allows 1-64 bytes of callback data; a longer payload is sent as the
+    # button's title instead, which the bot understands as typed text.
+    payload = str(button.get("payload") or button.get("title") or "")
+    if 0 < len(payload.encode()) <= 64:
+        return payload
+    return str(button.get("title"))[:32]
+
+
+class _Limits:
+    """Telegram's limits: ~30 messages/s per bot, ~1 message/s per chat (short bursts ok)."""
+
+    def __init__(self, per_second: float = 30, per_chat_burst: float = 3) -> None:
+        self.global_limiter = AsyncLimiter(per_second, 1)
+        self._per_chat_burst = per_chat_burst
+        self._chats: dict[str, AsyncLimiter] = {}
+
+    def for_chat(self, chat_id: str) -> AsyncLimiter:
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            if len(self._chats) > 10_000:  # forget idle chats rather than grow forever
+                self._chats.clear()
+            limiter = AsyncLimiter(self._per_chat_burst, self._per_chat_burst)
+            self._chats[chat_id] = limiter
+        return limiter
+
+
+class Busy(Exception):
+    """The update is being processed elsewhere right now; Telegram should retry later."""
+
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class TelegramInput(InputChannel):
+    """Receives Telegram updates by webhook or long polling and hands them to Rasa."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls(TelegramConfig.from_env(os.environ))
+
+    def __init__(self, config: TelegramConfig, store: Store | None = None) -> None:
+        self.config = config
+        self._store = store
+        self._bot: Bot | None = None
+        self._limits = _Limits()
+        self._poller: asyncio.Task[None] | None = None
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.token is not None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(Settings.from_env().database_url)
+            self._store.create_schema()
+        return self._store
+
+    @property
+    def bot(self) -> Bot:
+        if self._bot is None:
+            assert self.config.token is not None
+            self._bot = Bot(
+                self.config.token,
+                base_url=self.config.bot_base_url,
+                request=HTTPXRequest(connection_pool_size=32, read_timeout=15),
+                get_updates_request=HTTPXRequest(read_timeout=self.config.poll_timeout + 10),
+            )
+        return self._bot
+
+    def get_output_channel(self) -> OutputChannel | None:
+        return TelegramOutput(self.bot, self._limits) if self.enabled else None
+
+    async def start(self, on_new_message: OnNewMessage) -> None:
+        """Connect to Telegram; register the webhook or start polling."""
+        if not self.enabled:
+            logger.info("Telegram channel off (no TELEGRAM_TOKEN)")
+            return
+        await self.bot.initialize()
+        if self.config.mode == "polling":
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._poller = asyncio.create_task(self._poll(on_new_message))
+            logger.info("Telegram: polling for updates as @%s", self.bot.username)
+            return
+        if not self.config.webhook_secret:
+            logger.error("Telegram webhook mode without TELEGRAM_WEBHOOK_SECRET: every "
+                         "webhook request will be refused")  # fmt: skip
+        if self.config.webhook_url:
+            await self.bot.set_webhook(
+                self.config.webhook_url,
+                secret_token=self.config.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            logger.info("Telegram: webhook registered at %s", self.config.webhook_url)
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._bot is not None:
+            with contextlib.suppress(TelegramError, RuntimeError):
+                await self._bot.shutdown()
+
+    # --- one processing path for webhook and polling ----------------------------------
+
+    async def handle_update(self, data: Mapping[str, Any], on_new_message: OnNewMessage) -> str:
+        """Process one update exactly once; returns the Claim it found."""
+        update = Update.de_json(dict(data), self.bot)
+        if update is None:
+            return Claim.DONE
+        key = f"telegram:{self.bot.id}:{update.update_id}"
+        claim = await asyncio.to_thread(self.store.claim_delivery, key, time.time())
+        if claim == Claim.DONE:
+            logger.info("Telegram update %s was already processed", update.update_id)
+            return claim
+        if claim == Claim.BUSY:
+            raise Busy(key)
+        try:
+            await self._dispatch(update, on_new_message)
+        except BaseException:
+            await asyncio.to_thread(self.store.release_delivery, key)
+            raise
+        await asyncio.to_thread(self.store.finish_delivery, key)
+        return Claim.NEW
+
+    async def _dispatch(self, update: Update, on_new_message: OnNewMessage) -> None:
+        output = TelegramOutput(self.bot, self._limits)
+        query = update.callback_query
+        if query is not None:
+            # Stop the button's spinner and take the keyboard away, then act on the tap.
+            await output._call(str(query.from_user.id), lambda: query.answer())
+            if query.message is not None and query.data:
+                chat_id = str(query.message.chat.id)
+                with contextlib.suppress(TelegramError):
+                    await output._call(
+                        chat_id,
+                        lambda: self.bot.edit_message_reply_markup(
+                            chat_id=chat_id,
+                            message_id=query.message.message_id,  # type: ignore[union-attr]
+                        ),
+                    )
+                await on_new_message(
+                    self._user_message(query.data, output, chat_id, query.from_user, update)
+                )
+            return
+        message = update.message
+        if message is None:
+            # Edited messages and other update types: the original was answered already.
+            logger.info("Telegram update %s ignored (%s)", update.update_id,
+                        "edited message" if update.edited_message else "other type")  # fmt: skip
+            return
+        if message.chat.type != "private":
+            logger.info("Telegram message in a %s chat ignored", message.chat.type)
+            return
+        chat_id = str(message.chat.id)
+        if message.text:
+            text = message.text.strip()
+            if text.split("@")[0].split(" ")[0] == "/start":
+                text = START_PAYLOAD
+            elif text.startswith("/") and not text.startswith(START_PAYLOAD):
+                # A Telegram command other than /start is not a Rasa payload.
+                text = text.lstrip("/") or text
+        else:
+            text = UNSUPPORTED_PAYLOAD
+        await on_new_message(self._user_message(text, output, chat_id, message.from_user, update))
+
+    def _user_message(
+        self, text: str, output: TelegramOutput, chat_id: str, user: Any, update: Update
+    ) -> UserMessage:
+        metadata = {
+            "telegram_update_id": update.update_id,
+            "first_name": getattr(user, "first_name", None),
+            "username": getattr(user, "username", None),
+            "language_code": getattr(user, "language_code", None),
+        }
+        return UserMessage(
+            text,
+            output,
+            chat_id,
+            input_channel=self.name(),
+            metadata={k: v for k, v in metadata.items() if v is not None},
+        )
+
+    async def _poll(self, on_new_message: OnNewMessage) -> None:
+        offset: int | None = None
+        backoff = 1.0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=self.config.poll_timeout, allowed_updates=ALLOWED_UPDATES
+                )
+                backoff = 1.0
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_after_seconds(exc))
+                continue
+            except (TimedOut, NetworkError) as exc:
+                logger.warning("Telegram polling failed (%s); retrying in %.0f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            for update in updates:
+                await self._process_polled(update, on_new_message)
+                # Only now is it safe to let Telegram forget the update.
+                offset = update.update_id + 1
+
+    async def _process_polled(self, update: Update, on_new_message: OnNewMessage) -> None:
+        for attempt in range(1, 6):
+            try:
+                await self.handle_update(update.to_dict(), on_new_message)
+                return
+            except Busy:
+                await asyncio.sleep(1.0)
+            except Exception:
+                logger.exception("Telegram update %s failed (attempt %d)", update.update_id,
+                                 attempt)  # fmt: skip
+                await asyncio.sleep(min(2.0**attempt, 30.0))
+        logger.error("Telegram update %s given up after 5 attempts", update.update_id)
+
+    # --- HTTP -------------------------------------------------------------------------
+
+    def _secret_ok(self, request: Request) -> bool:
+        expected = self.config.webhook_secret
+        given = request.headers.get(SECRET_HEADER, "")
+        if not expected:
+            return False
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        telegram = Blueprint("telegram_webhook", __name__)
+
+        @telegram.listener("after_server_start")
+        async def connect(_app: Any, _loop: Any) -> None:
+            try:
+                await self.start(on_new_message)
+            except TelegramError:
+                logger.exception("Telegram: could not connect; the channel is not working")
+
+        @telegram.listener("before_server_stop")
+        async def disconnect(_app: Any, _loop: Any) -> None:
+            await self.stop()
+
+        @telegram.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.enabled else "off",
+                                  "mode": self.config.mode})  # fmt: skip
+
+        @telegram.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.enabled:
+                return response.json({"error": "the Telegram channel is off"}, status=404)
+            if not self._secret_ok(request):
+                logger.warning("Telegram webhook request with a wrong or missing secret")
+                return response.json({"error": "forbidden"}, status=403)
+            try:
+                data = json.loads(request.body or b"")
+            except (ValueError, UnicodeDecodeError):
+                return response.json({"error": "body must be JSON"}, status=400)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                return response.json({"error": "not a Telegram update"}, status=400)
+            try:
+                await self.handle_update(data, on_new_message)
+            except Busy:
+                return response.json({"error": "being processed, retry later"}, status=503)
+            except Exception:
+                # No 200: Telegram delivers the update again.
+                logger.exception("Telegram update %s failed", data.get("update_id"))
+                return response.json({"error": "processing failed"}, status=500)
+            return response.json({"ok": True})
+
+        return telegram
