@@ -3,101 +3,27 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from bot.language import choose_language
-from bot.settings import PROJECT_ROOT
-from bot.training import child_env
+from tests.e2e.conftest import KopruProcess
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = "e2e-" + uuid.uuid4().hex
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Bot:
-    url: str
-    process: subprocess.Popen[bytes]
-    database_url: str
-    log: Path
-
-    def say(self, sender: str, text: str, channel: str = "rest") -> list[dict[str, Any]]:
-        response = httpx.post(
-            f"{self.url}/webhooks/{channel}/webhook",
-            json={"sender": sender, "message": text},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        messages: list[dict[str, Any]] = response.json()
-        return messages
-
-
 @pytest.fixture(scope="module")
-def bot(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    tmp = tmp_path_factory.mktemp("e2e")
-    port, action_port, backend_port = _free_port(), _free_port(), _free_port()
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(
-        yaml.safe_dump(
-            {
-                "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
-                "tracker_store": {
-                    "type": "SQL",
-                    "dialect": "sqlite",
-                    "db": str(tmp / "tracker.db"),
-                },
-            }
-        )
-    )
-    database_url = f"sqlite:///{tmp / 'kopru.db'}"
-    env = child_env({"KOPRU_API_TOKEN": TOKEN, "KOPRU_DATABASE_URL": database_url})
-    log = tmp / "kopru.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "bot.cli", "run",
-                "--host", "127.0.0.1", "--port", str(port),
-                "--action-port", str(action_port),
-                "--demo-backend-port", str(backend_port),
-                "--endpoints", str(endpoints),
-                "--model", str(model),
-            ],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while b"is ready" not in log.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("kopru run did not start:\n" + log.read_text(errors="replace")[-5000:])
-        time.sleep(1)
-    yield Bot(f"http://127.0.0.1:{port}", process, database_url, log)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    for child_port in (port, action_port, backend_port):
-        with socket.socket() as sock:
-            assert sock.connect_ex(("127.0.0.1", child_port)) != 0, "a child outlived kopru run"
+def bot(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KopruProcess]:
+    kopru = KopruProcess(model, tmp_path_factory.mktemp("e2e"), env={"KOPRU_API_TOKEN": TOKEN})
+    yield kopru.start()
+    kopru.stop()
 
 
 def texts(messages: list[dict[str, Any]]) -> list[str]:
@@ -132,7 +58,7 @@ CONVERSATIONS = {
 
 
 @pytest.mark.parametrize("language", ["en", "tr", "pl"])
-def test_a_conversation_in_each_language(bot: Bot, language: str) -> None:
+def test_a_conversation_in_each_language(bot: KopruProcess, language: str) -> None:
     sender = f"e2e-{language}-{uuid.uuid4().hex[:8]}"
     for text, expected in CONVERSATIONS[language]:
         messages = bot.say(sender, text)
@@ -143,7 +69,7 @@ def test_a_conversation_in_each_language(bot: Bot, language: str) -> None:
             assert fragment in joined, (text, joined)
 
 
-def test_the_web_chat_channel_and_page(bot: Bot) -> None:
+def test_the_web_chat_channel_and_page(bot: KopruProcess) -> None:
     page = httpx.get(f"{bot.url}/webhooks/webchat/", timeout=10)
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
@@ -154,7 +80,7 @@ def test_the_web_chat_channel_and_page(bot: Bot) -> None:
     assert "204518" in "\n".join(texts(answer))  # the re-ask shows an example number
 
 
-def test_switching_language_mid_conversation(bot: Bot) -> None:
+def test_switching_language_mid_conversation(bot: KopruProcess) -> None:
     sender = "switch-" + uuid.uuid4().hex[:8]
     assert_language(bot.say(sender, "hello, I have a question"), "en")
     assert_language(bot.say(sender, "kargo ücreti ne kadar?"), "tr")
@@ -162,12 +88,12 @@ def test_switching_language_mid_conversation(bot: Bot) -> None:
     assert_language(bot.say(sender, "ok"), "pl")  # too short to switch
 
 
-def test_another_language_gets_english(bot: Bot) -> None:
+def test_another_language_gets_english(bot: KopruProcess) -> None:
     messages = bot.say("de-1", "Guten Tag, wo ist meine Bestellung? Ich warte schon lange.")
     assert_language(messages, "en")
 
 
-def test_buttons_come_with_their_payloads(bot: Bot) -> None:
+def test_buttons_come_with_their_payloads(bot: KopruProcess) -> None:
     messages = bot.say("buttons-1", "what are your opening hours?")
     buttons = [b for m in messages for b in m.get("buttons", [])]
     assert [b["payload"] for b in buttons] == ["/affirm", "/deny"]
@@ -175,7 +101,7 @@ def test_buttons_come_with_their_payloads(bot: Bot) -> None:
     assert "glad" in "\n".join(texts(solved))
 
 
-def test_escalation_is_stored_and_the_customer_told(bot: Bot) -> None:
+def test_escalation_is_stored_and_the_customer_told(bot: KopruProcess) -> None:
     from bot.store import Outcome, Store
 
     sender = "human-" + uuid.uuid4().hex[:8]
@@ -193,14 +119,14 @@ def test_escalation_is_stored_and_the_customer_told(bot: Bot) -> None:
     assert conversation.channel == "rest"
 
 
-def test_the_http_api_needs_the_token(bot: Bot) -> None:
+def test_the_http_api_needs_the_token(bot: KopruProcess) -> None:
     assert httpx.get(f"{bot.url}/status", timeout=10).status_code == 401
     ok = httpx.get(f"{bot.url}/status", params={"token": TOKEN}, timeout=10)
     assert ok.status_code == 200
     assert ok.json()["model_file"]
 
 
-def test_an_unknown_order_is_named_back(bot: Bot) -> None:
+def test_an_unknown_order_is_named_back(bot: KopruProcess) -> None:
     # The backend answers 404: the customer hears which number was not found (the
     # backend-down answer is covered against a closed port in the action tests).
     sender = "nf-" + uuid.uuid4().hex[:8]
