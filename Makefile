@@ -14,8 +14,8 @@ shell: setup
 	.venv/bin/kopru shell
 
 lint: setup
-	.venv/bin/ruff check bot channels actions tests scripts
-	.venv/bin/ruff format --check bot channels actions tests scripts
+	.venv/bin/ruff check bot channels actions tests scripts bench
+	.venv/bin/ruff format --check bot channels actions tests scripts bench
 	.venv/bin/mypy
 
 accuracy: setup

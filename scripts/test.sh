@@ -7,8 +7,8 @@ scripts/setup.sh
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 
 echo "== ruff and mypy"
-.venv/bin/ruff check bot channels actions tests scripts
-.venv/bin/ruff format --check bot channels actions tests scripts
+.venv/bin/ruff check bot channels actions tests scripts bench
+.venv/bin/ruff format --check bot channels actions tests scripts bench
 .venv/bin/mypy
 
 echo "== model (trained only when the data changed)"

@@ -1,0 +1,1 @@
+"""Benchmarks and measurement scripts that print figures (not tests)."""
