@@ -157,6 +157,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             f"\nKöprü is ready.\n"
             f"  Web chat:       http://{shown}:{config.port}/webhooks/webchat/\n"
             f"  REST channel:   POST http://{shown}:{config.port}/webhooks/rest/webhook\n"
+            f"  Telegram:       {_telegram_status(env)}\n"
             f"  HTTP API token: {token}"
             f"{'' if config.token else '  (generated; set KOPRU_API_TOKEN to fix it)'}\n"
             f"  Stop with Ctrl-C.\n",
@@ -191,6 +192,14 @@ def _wait_model_loaded(port: int, token: str, timeout: float) -> None:
             pass
         time.sleep(0.5)
     raise StartupFailed(f"the model was not loaded after {timeout:.0f} s")
+
+
+def _telegram_status(env: dict[str, str]) -> str:
+    if not env.get("TELEGRAM_TOKEN"):
+        return "off (set TELEGRAM_TOKEN)"
+    if (env.get("TELEGRAM_MODE") or "webhook").lower() == "polling":
+        return "polling"
+    return f"webhook {env.get('TELEGRAM_WEBHOOK_URL') or '(URL registered elsewhere)'}"
 
 
 def api_token_from_env() -> str | None:
