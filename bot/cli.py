@@ -67,21 +67,11 @@ def cmd_shell(args: argparse.Namespace) -> int:
         PROJECT_ROOT / "var" / "run" / "endpoints-shell.yml",
     )
     supervisor = Supervisor()
-    python = sys.executable
     try:
-        supervisor.start(
-            "demo order backend",
-            [python, "-m", "bot.cli", "demo-backend", "--port", str(args.demo_backend_port)],
-            f"http://127.0.0.1:{args.demo_backend_port}/health", env, PROJECT_ROOT,
-        )  # fmt: skip
-        supervisor.start(
-            "action server",
-            [python, "-m", "bot.cli", "actions", "--port", str(args.action_port)],
-            f"http://127.0.0.1:{args.action_port}/health", env, PROJECT_ROOT,
-        )  # fmt: skip
-        for child in list(supervisor.children):
-            supervisor.wait_healthy(child.name, 120)
-        command = [python, "-m", "rasa", "shell", "--model", str(model),
+        supervisor.start_demo_backend(args.demo_backend_port, env, PROJECT_ROOT)
+        supervisor.start_action_server(args.action_port, env, PROJECT_ROOT)
+        supervisor.wait_all_healthy(120)
+        command = [sys.executable, "-m", "rasa", "shell", "--model", str(model),
                    "--endpoints", str(endpoints)]  # fmt: skip
         return subprocess.call(command, cwd=PROJECT_ROOT, env=env)  # noqa: S603
     except KeyboardInterrupt:

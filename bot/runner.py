@@ -72,6 +72,24 @@ class Supervisor:
         process = subprocess.Popen(argv, cwd=cwd, env=env)  # noqa: S603 - fixed argv
         self.children.append(_Child(name, process, health_url))
 
+    def start_demo_backend(self, port: int, env: dict[str, str], cwd: Path) -> None:
+        self.start(
+            "demo order backend",
+            [sys.executable, "-m", "bot.cli", "demo-backend", "--port", str(port)],
+            f"http://127.0.0.1:{port}/health", env, cwd,
+        )  # fmt: skip
+
+    def start_action_server(self, port: int, env: dict[str, str], cwd: Path) -> None:
+        self.start(
+            "action server",
+            [sys.executable, "-m", "bot.cli", "actions", "--port", str(port)],
+            f"http://127.0.0.1:{port}/health", env, cwd,
+        )  # fmt: skip
+
+    def wait_all_healthy(self, timeout: float) -> None:
+        for child in list(self.children):
+            self.wait_healthy(child.name, timeout)
+
     def wait_healthy(self, child_name: str, timeout: float) -> None:
         child = next(c for c in self.children if c.name == child_name)
         deadline = time.monotonic() + timeout
@@ -126,16 +144,8 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         if config.demo_backend:
-            supervisor.start(
-                "demo order backend",
-                [python, "-m", "bot.cli", "demo-backend", "--port", str(config.demo_backend_port)],
-                f"http://127.0.0.1:{config.demo_backend_port}/health", env, config.root,
-            )  # fmt: skip
-        supervisor.start(
-            "action server",
-            [python, "-m", "bot.cli", "actions", "--port", str(config.action_port)],
-            f"http://127.0.0.1:{config.action_port}/health", env, config.root,
-        )  # fmt: skip
+            supervisor.start_demo_backend(config.demo_backend_port, env, config.root)
+        supervisor.start_action_server(config.action_port, env, config.root)
         supervisor.start(
             "rasa server",
             [
@@ -148,8 +158,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             ],
             f"http://127.0.0.1:{config.port}/webhooks/webchat/health", env, config.root,
         )  # fmt: skip
-        for child in list(supervisor.children):
-            supervisor.wait_healthy(child.name, config.startup_timeout)
+        supervisor.wait_all_healthy(config.startup_timeout)
         # The REST channel answers as soon as Sanic is up; wait for the model too.
         _wait_model_loaded(config.port, token, config.startup_timeout)
         shown = "localhost" if config.host in ("0.0.0.0", "::") else config.host  # noqa: S104
