@@ -313,10 +313,13 @@ class TelegramInput(InputChannel):
     # --- one processing path for webhook and polling ----------------------------------
 
     async def handle_update(self, data: Mapping[str, Any], on_new_message: OnNewMessage) -> str:
-        """Process one update exactly once; returns the Claim it found."""
+        """Process one update (as Telegram's JSON) exactly once; returns the Claim it found."""
         update = Update.de_json(dict(data), self.bot)
         if update is None:
             return Claim.DONE
+        return await self._handle(update, on_new_message)
+
+    async def _handle(self, update: Update, on_new_message: OnNewMessage) -> str:
         key = f"telegram:{self.bot.id}:{update.update_id}"
         claim = await asyncio.to_thread(self.store.claim_delivery, key, time.time())
         if claim == Claim.DONE:
@@ -415,7 +418,7 @@ class TelegramInput(InputChannel):
     async def _process_polled(self, update: Update, on_new_message: OnNewMessage) -> None:
         for attempt in range(1, 6):
             try:
-                await self.handle_update(update.to_dict(), on_new_message)
+                await self._handle(update, on_new_message)
                 return
             except Busy:
                 await asyncio.sleep(1.0)
