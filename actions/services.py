@@ -1,18 +1,20 @@
-"""The services actions use (store, order backend, escalator), built lazily once per process."""
+"""The services actions use (store, order backend, handoffs), built lazily once per process."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.business import BusinessConfig, load_business_config
-from bot.escalation import Escalator, StoreEscalator
+from bot.desk import AgentDesk, HandoffService
 from bot.orders import OrdersClient
 from bot.settings import Settings
 from bot.store import Store
+from channels.slack_desk import SlackDesk
 
 __all__ = ["Services", "get_services", "use_services"]
 
@@ -25,18 +27,19 @@ class Services:
     business: BusinessConfig
     store: Store
     orders: OrdersClient
-    escalator: Escalator
+    handoffs: HandoffService
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(cls, settings: Settings, desk: AgentDesk | None = None) -> Services:
         store = Store(settings.database_url)
         store.create_schema()
+        business = load_business_config(settings.business_config)
         return cls(
             settings=settings,
-            business=load_business_config(settings.business_config),
+            business=business,
             store=store,
             orders=OrdersClient(settings.orders_url, timeout=settings.orders_timeout),
-            escalator=StoreEscalator(store),
+            handoffs=HandoffService(store, business.agent_desk, desk),
         )
 
 
@@ -46,9 +49,12 @@ _override: list[Services] = []
 @functools.cache
 def _from_environment() -> Services:
     settings = Settings.from_env()
-    logger.info("Köprü actions: store %s, orders %s", _safe_url(settings.database_url),
-                settings.orders_url)  # fmt: skip
-    return Services.from_settings(settings)
+    # Without SLACK_BOT_TOKEN there is no agent desk and escalations become tickets.
+    desk = SlackDesk.from_env(os.environ)
+    logger.info("Köprü actions: store %s, orders %s, agent desk %s",
+                _safe_url(settings.database_url), settings.orders_url,
+                "Slack" if desk else "none (tickets only)")  # fmt: skip
+    return Services.from_settings(settings, desk)
 
 
 def get_services() -> Services:

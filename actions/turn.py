@@ -1,7 +1,7 @@
-"""Runs on every customer message (custom mapping of the `language` slot).
+"""Runs on every customer message (custom mapping of the `language` and `handoff` slots).
 
-It picks the answer language, lets an unanswered yes/no question expire, and records
-the message in Köprü's conversation log.
+It mirrors the handoff state from the database, picks the answer language, lets an
+unanswered yes/no question expire, and records the message in Köprü's conversation log.
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ class ActionObserveTurn(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         message = tracker.latest_message
+        handoff = await self._handoff_state(tracker)
+        events: list[EventType] = []
+        if handoff != tracker.get_slot("handoff"):
+            events.append(SlotSet("handoff", handoff))
+        if (message.get("metadata") or {}).get("is_external"):
+            # Triggered by Köprü itself (the agent desk), not typed by the customer.
+            return events
         current = tracker.get_slot("language")
         language = choose_language(
             str(message.get("text") or ""),
@@ -67,7 +74,6 @@ class ActionObserveTurn(Action):
             hint=_language_hint(message.get("metadata")),
         )
         intent = latest_intent(tracker)
-        events: list[EventType] = []
         if language != current:
             events.append(SlotSet("language", language))
         name = _first_name(message.get("metadata"))
@@ -91,3 +97,13 @@ class ActionObserveTurn(Action):
             # The customer still gets an answer; the gap in the log is reported.
             logger.exception("could not record a turn of %s", tracker.sender_id)
         return events
+
+    @staticmethod
+    async def _handoff_state(tracker: Tracker) -> str | None:
+        """`queued` or `claimed` while a person has the conversation, as the database says."""
+        try:
+            handoff = await get_services().handoffs.active_for(tracker.sender_id)
+        except StoreError:
+            logger.exception("could not read the handoff state of %s", tracker.sender_id)
+            return tracker.get_slot("handoff")  # type: ignore[no-any-return]
+        return handoff.state.value if handoff else None

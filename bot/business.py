@@ -1,14 +1,16 @@
-"""Business settings from kopru.yml: payment methods, delivery terms, troubleshooting steps."""
+"""Business settings from kopru.yml: payment methods, delivery terms, troubleshooting steps,
+the agents' desk hours."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.errors import ConfigError
+from bot.hours import AgentDeskConfig, parse_agent_desk
 
 __all__ = ["BusinessConfig", "DeliveryTerms", "load_business_config"]
 
@@ -30,6 +32,8 @@ class BusinessConfig:
     currency: str
     delivery: dict[str, DeliveryTerms]
     troubleshooting_steps: tuple[str, ...]
+    # Optional in kopru.yml; the default is UTC, Monday-Friday 09:00-17:00.
+    agent_desk: AgentDeskConfig = field(default_factory=lambda: parse_agent_desk(None))
 
     def payment_methods_for(self, language: str) -> tuple[str, ...]:
         return self.payment_methods.get(language) or self.payment_methods["en"]
@@ -84,6 +88,7 @@ def parse_business_config(raw: Any) -> BusinessConfig:
         currency=str(delivery_raw.get("currency", "EUR")),
         delivery=delivery,
         troubleshooting_steps=tuple(steps),
+        agent_desk=parse_agent_desk(raw.get("agent_desk")),
     )
 
 

@@ -1,24 +1,15 @@
-"""When to hand a conversation to a person, and the one interface that does it."""
+"""When to hand a conversation to a person, and what the person is told about it."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
-from bot.store import EscalationRecord, Outcome, Store, new_reference
 from bot.transcript import IntentSeen, Line
 
-__all__ = [
-    "EscalationRequest",
-    "Escalator",
-    "Reason",
-    "StoreEscalator",
-    "should_escalate",
-]
+__all__ = ["EscalationRequest", "Reason", "should_escalate"]
 
 
 class Reason(str, Enum):
@@ -86,39 +77,3 @@ class EscalationRequest:
             "transcript": [asdict(line) for line in self.transcript],
             "conversation_started_at": self.session_started_at,
         }
-
-
-class Escalator(Protocol):
-    """Opens an escalation; the Slack agent desk is one implementation."""
-
-    async def escalate(self, request: EscalationRequest) -> EscalationRecord: ...
-
-
-class StoreEscalator:
-    """Records the escalation and marks the conversation as escalated."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def _escalate(self, request: EscalationRequest) -> EscalationRecord:
-        now = time.time()
-        conversation = self._store.conversation(request.sender_id, request.session_started_at)
-        record = self._store.add_escalation(
-            EscalationRecord(
-                reference=new_reference("E"),
-                conversation_id=conversation.id if conversation else None,
-                sender_id=request.sender_id,
-                channel=request.channel,
-                language=request.language,
-                reason=request.reason.value,
-                context=request.context(),
-                created_at=now,
-            )
-        )
-        self._store.set_outcome(
-            request.sender_id, request.session_started_at, Outcome.ESCALATED, now
-        )
-        return record
-
-    async def escalate(self, request: EscalationRequest) -> EscalationRecord:
-        return await asyncio.to_thread(self._escalate, request)

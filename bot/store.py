@@ -1,4 +1,4 @@
-"""Köprü's own tables (conversations, escalations, deletion requests) on SQLAlchemy."""
+"""Köprü's own tables (conversations, deletion requests, deliveries) on SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ from bot.errors import StoreError
 __all__ = [
     "Claim",
     "Conversation",
-    "EscalationRecord",
     "Outcome",
     "Store",
     "TurnRecord",
@@ -46,21 +45,6 @@ conversations = sa.Table(
     sa.UniqueConstraint("sender_id", "session_started_at", name="uq_kopru_conv_session"),
 )
 
-escalations = sa.Table(
-    "kopru_escalations",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("reference", sa.String(16), nullable=False, unique=True),
-    sa.Column("conversation_id", sa.Integer, sa.ForeignKey(conversations.c.id), nullable=True),
-    sa.Column("sender_id", sa.String(255), nullable=False),
-    sa.Column("channel", sa.String(64), nullable=False),
-    sa.Column("language", sa.String(8), nullable=False),
-    sa.Column("reason", sa.String(32), nullable=False),
-    sa.Column("context", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, default="open"),
-    sa.Column("created_at", sa.Float, nullable=False),
-)
-
 deletion_requests = sa.Table(
     "kopru_deletion_requests",
     metadata,
@@ -81,6 +65,18 @@ deliveries = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("claimed_at", sa.Float, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=1),
+)
+
+
+# Messages for customers whose channel cannot be pushed to (web chat, REST): an agent's
+# reply or a handoff notice waits here until the client fetches it.
+outbox = sa.Table(
+    "kopru_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 
@@ -131,19 +127,6 @@ class Conversation:
     ended_at: float | None
 
 
-@dataclass(frozen=True)
-class EscalationRecord:
-    reference: str
-    conversation_id: int | None
-    sender_id: str
-    channel: str
-    language: str
-    reason: str
-    context: dict[str, Any] = field(default_factory=dict)
-    status: str = "open"
-    created_at: float = 0.0
-
-
 def _conversation(row: Any) -> Conversation:
     return Conversation(
         id=row.id,
@@ -188,7 +171,8 @@ class Store:
             self._engine.dispose()
 
     @contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success; errors become StoreError."""
         try:
             with self.engine.begin() as conn:
                 yield conn
@@ -215,7 +199,7 @@ class Store:
 
     def _record_turn(self, turn: TurnRecord) -> Conversation:
         c = conversations.c
-        with self._begin() as conn:
+        with self.transaction() as conn:
             row = conn.execute(
                 sa.select(conversations).where(
                     c.sender_id == turn.sender_id,
@@ -270,7 +254,7 @@ class Store:
         self, sender_id: str, session_started_at: float, outcome: str, at: float
     ) -> Conversation | None:
         c = conversations.c
-        with self._begin() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 conversations.update()
                 .where(c.sender_id == sender_id, c.session_started_at == session_started_at)
@@ -285,7 +269,7 @@ class Store:
 
     def conversation(self, sender_id: str, session_started_at: float) -> Conversation | None:
         c = conversations.c
-        with self._begin() as conn:
+        with self.transaction() as conn:
             row = conn.execute(
                 sa.select(conversations).where(
                     c.sender_id == sender_id, c.session_started_at == session_started_at
@@ -295,55 +279,17 @@ class Store:
 
     def conversations_of(self, sender_id: str) -> list[Conversation]:
         c = conversations.c
-        with self._begin() as conn:
+        with self.transaction() as conn:
             rows = conn.execute(
                 sa.select(conversations).where(c.sender_id == sender_id).order_by(c.id)
             ).all()
         return [_conversation(r) for r in rows]
 
-    # --- escalations and deletion requests --------------------------------------------
-
-    def add_escalation(self, record: EscalationRecord) -> EscalationRecord:
-        with self._begin() as conn:
-            conn.execute(
-                escalations.insert().values(
-                    reference=record.reference,
-                    conversation_id=record.conversation_id,
-                    sender_id=record.sender_id,
-                    channel=record.channel,
-                    language=record.language,
-                    reason=record.reason,
-                    context=json.dumps(record.context, ensure_ascii=False),
-                    status=record.status,
-                    created_at=record.created_at,
-                )
-            )
-        return record
-
-    def escalations_of(self, sender_id: str) -> list[EscalationRecord]:
-        e = escalations.c
-        with self._begin() as conn:
-            rows = conn.execute(
-                sa.select(escalations).where(e.sender_id == sender_id).order_by(e.id)
-            ).all()
-        return [
-            EscalationRecord(
-                reference=r.reference,
-                conversation_id=r.conversation_id,
-                sender_id=r.sender_id,
-                channel=r.channel,
-                language=r.language,
-                reason=r.reason,
-                context=json.loads(r.context),
-                status=r.status,
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+    # --- deletion requests --------------------------------------------
 
     def add_deletion_request(self, sender_id: str, email: str, at: float) -> str:
         reference = new_reference("D")
-        with self._begin() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 deletion_requests.insert().values(
                     reference=reference, sender_id=sender_id, email=email, created_at=at
@@ -357,7 +303,7 @@ class Store:
         """Claim `key` for processing; see Claim for the answers."""
         for _attempt in range(3):
             try:
-                with self._begin() as conn:
+                with self.transaction() as conn:
                     return _claim(conn, key, now, stale_after)
             except StoreError as exc:
                 # Two replicas inserting the same key: the loser looks again.
@@ -366,21 +312,53 @@ class Store:
         return Claim.BUSY
 
     def finish_delivery(self, key: str) -> None:
-        with self._begin() as conn:
+        with self.transaction() as conn:
             conn.execute(deliveries.update().where(deliveries.c.key == key).values(status="done"))
 
     def release_delivery(self, key: str) -> None:
         """Processing failed: forget the claim so that the re-delivery is processed."""
-        with self._begin() as conn:
+        with self.transaction() as conn:
             conn.execute(
                 deliveries.delete().where(
                     deliveries.c.key == key, deliveries.c.status == "processing"
                 )
             )
 
+    # --- outbox (messages fetched by web chat and REST clients) -------------------------
+
+    def push_outbox(self, sender_id: str, messages: Sequence[dict[str, Any]], at: float) -> None:
+        if not messages:
+            return
+        with self.transaction() as conn:
+            conn.execute(
+                outbox.insert(),
+                [
+                    {
+                        "sender_id": sender_id,
+                        "message": json.dumps(m, ensure_ascii=False),
+                        "created_at": at,
+                    }
+                    for m in messages
+                ],
+            )
+
+    def outbox_after(
+        self, sender_id: str, after: int, limit: int = 100
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The sender's messages with an id above `after`, oldest first."""
+        o = outbox.c
+        with self.transaction() as conn:
+            rows = conn.execute(
+                sa.select(o.id, o.message)
+                .where(o.sender_id == sender_id, o.id > after)
+                .order_by(o.id)
+                .limit(limit)
+            ).all()
+        return [(r.id, json.loads(r.message)) for r in rows]
+
     def deletion_requests_of(self, sender_id: str) -> Sequence[tuple[str, str]]:
         d = deletion_requests.c
-        with self._begin() as conn:
+        with self.transaction() as conn:
             rows = conn.execute(
                 sa.select(d.reference, d.email).where(d.sender_id == sender_id).order_by(d.id)
             ).all()

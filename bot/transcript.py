@@ -23,7 +23,7 @@ Event = Mapping[str, Any]
 class Line:
     """One line of the transcript an agent reads."""
 
-    speaker: str  # "customer" or "bot"
+    speaker: str  # "customer", "bot" or "agent"
     text: str
     at: float
 
@@ -52,8 +52,13 @@ def session_started_at(events: Sequence[Event]) -> float:
     return 0.0
 
 
+def _is_external(event: Event) -> bool:
+    """Messages Köprü triggers itself (`EXTERNAL_*` intents), not typed by the customer."""
+    return bool((event.get("metadata") or {}).get("is_external"))
+
+
 def _user_events(events: Iterable[Event]) -> Iterable[Event]:
-    return (e for e in events if e.get("event") == "user")
+    return (e for e in events if e.get("event") == "user" and not _is_external(e))
 
 
 def user_intents(events: Sequence[Event]) -> list[str]:
@@ -84,11 +89,17 @@ def transcript(events: Sequence[Event], limit: int = 20) -> list[Line]:
     for event in current_session(events):
         kind = event.get("event")
         text = event.get("text")
-        if kind not in ("user", "bot") or not text:
+        if kind not in ("user", "bot") or not text or _is_external(event):
             continue
+        if kind == "user":
+            speaker = "customer"
+        elif (event.get("metadata") or {}).get("agent_id"):
+            speaker = "agent"
+        else:
+            speaker = "bot"
         lines.append(
             Line(
-                speaker="customer" if kind == "user" else "bot",
+                speaker=speaker,
                 text=str(text),
                 at=float(event.get("timestamp") or 0.0),
             )

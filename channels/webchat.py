@@ -13,6 +13,9 @@ Its routes live under ``/webhooks/webchat/``:
 * ``GET  /webhooks/webchat/health``            ``{"status": "ok"}``
 * ``POST /webhooks/webchat/webhook``           ``{"sender", "message", "metadata"?}`` ->
   the bot's messages as Rasa's ``CollectingOutputChannel`` collects them.
+* ``GET  /webhooks/webchat/updates?sender=<id>&after=<n>``  messages that did not answer
+  one of the customer's (an agent's replies, handoff notices), from Köprü's outbox:
+  ``{"messages": [{"id", ...message}], "last": <id>}``. Also for REST clients.
 
 Invalid requests are answered with ``400 {"error": "..."}`` and never reach the bot;
 a failure inside the bot is logged and answered with ``500 {"error": "..."}``.
@@ -20,6 +23,7 @@ a failure inside the bot is logged and answered with ``500 {"error": "..."}``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
@@ -31,10 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot.errors import StoreError
+from bot.settings import Settings
+from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -183,9 +196,21 @@ def _etag_matches(request: Request, etag: str) -> bool:
 class WebChatInput(InputChannel):
     """Browser chat page plus a JSON webhook, answered synchronously like ``RestInput``."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         """Creates the channel; static files are read lazily on first request."""
         self._assets: dict[str, _Asset] = {}
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(Settings.from_env().database_url)
+            self._store.create_schema()
+        return self._store
+
+    def get_output_channel(self) -> OutputChannel | None:
+        # Nothing can be pushed to a browser: messages wait in the outbox (/updates).
+        return None
 
     @classmethod
     def name(cls) -> str:
@@ -259,6 +284,24 @@ class WebChatInput(InputChannel):
         @webchat.route("/health", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @webchat.route("/updates", methods=["GET"])
+        async def updates(request: Request) -> HTTPResponse:
+            sender = request.args.get("sender") or ""
+            if not SENDER_PATTERN.fullmatch(sender):
+                return _error("sender must be 1-128 letters, digits or _.:-", 400)
+            try:
+                after = int(request.args.get("after") or "0")
+            except ValueError:
+                return _error("after must be a whole number", 400)
+            try:
+                rows = await asyncio.to_thread(self.store.outbox_after, sender, after)
+            except StoreError:
+                logger.exception("webchat.updates.failure sender=%s", sender)
+                return _error("Messages are not available right now.", 503)
+            messages = [{"id": row_id, **message} for row_id, message in rows]
+            last = rows[-1][0] if rows else after
+            return response.json({"messages": messages, "last": last})
 
         @webchat.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

@@ -9,6 +9,9 @@
   "use strict";
 
   var ENDPOINT = "webhook";
+  var UPDATES = "updates";
+  var UPDATES_KEY = "kopru.webchat.updates.v1";
+  var POLL_MS = 3000;
   var SENDER_KEY = "kopru.webchat.sender";
   var TRANSCRIPT_KEY = "kopru.webchat.transcript.v1";
   var MAX_TRANSCRIPT = 200;
@@ -444,6 +447,40 @@
 
   input.addEventListener("input", autoGrow);
 
+  // ---------------------------------------------------------------- updates
+  // Messages that do not answer one of ours (an agent's replies, handoff notices)
+  // wait on the server; fetch them every few seconds while the page is visible.
+
+  var lastUpdate = parseInt(storageGet(UPDATES_KEY) || "0", 10) || 0;
+  var polling = false;
+
+  function poll() {
+    if (polling || document.hidden) {
+      return;
+    }
+    polling = true;
+    var url = UPDATES + "?sender=" + encodeURIComponent(senderId) + "&after=" + lastUpdate;
+    window.fetch(url, { headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) {
+        if (!body || !Array.isArray(body.messages)) {
+          return;
+        }
+        body.messages.forEach(function (message) {
+          renderBotMessage(message);
+          if (message && typeof message === "object") {
+            remember({ role: "bot", message: storedBotMessage(message) });
+          }
+        });
+        if (typeof body.last === "number" && body.last > lastUpdate) {
+          lastUpdate = body.last;
+          storageSet(UPDATES_KEY, String(lastUpdate));
+        }
+      })
+      .catch(function () { /* offline: try again at the next tick */ })
+      .then(function () { polling = false; });
+  }
+
   // ------------------------------------------------------------------ start
 
   transcript.forEach(function (entry) {
@@ -458,6 +495,8 @@
   });
   refreshChips();
   autoGrow();
+  poll();
+  window.setInterval(poll, POLL_MS);
   if (window.matchMedia && window.matchMedia("(pointer: fine)").matches) {
     input.focus();
   }

@@ -58,8 +58,11 @@ def _responses_sent_by_code() -> set[str]:
 
 
 def _sent_by_a_channel(intent: str) -> bool:
-    """Intents no customer types: a channel sends them as a payload ("/intent")."""
+    """Intents no customer types: a channel sends them as a payload ("/intent"), or the
+    agent desk triggers them (Rasa's EXTERNAL_ intents)."""
     sources = "\n".join(p.read_text() for p in (PROJECT_ROOT / "channels").glob("*.py"))
+    if intent.startswith("EXTERNAL_"):
+        return f'"{intent}"' in sources
     return f'"/{intent}"' in sources
 
 

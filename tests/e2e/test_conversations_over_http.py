@@ -101,7 +101,8 @@ def test_buttons_come_with_their_payloads(bot: KopruProcess) -> None:
     assert "glad" in "\n".join(texts(solved))
 
 
-def test_escalation_is_stored_and_the_customer_told(bot: KopruProcess) -> None:
+def test_without_an_agent_desk_an_escalation_opens_a_ticket(bot: KopruProcess) -> None:
+    from bot.handoff import HandoffRepository, State
     from bot.store import Outcome, Store
 
     sender = "human-" + uuid.uuid4().hex[:8]
@@ -109,8 +110,11 @@ def test_escalation_is_stored_and_the_customer_told(bot: KopruProcess) -> None:
     messages = bot.say(sender, "I want to talk to a real person")
     joined = "\n".join(texts(messages))
     store = Store(bot.database_url)
-    (escalation,) = store.escalations_of(sender)
-    assert escalation.reference in joined
+    (escalation,) = HandoffRepository(store).of_sender(sender)
+    assert escalation.state is State.TICKET
+    assert escalation.ended_by == "no_agent_desk"
+    assert escalation.ticket_reference and escalation.ticket_reference in joined
+    assert "expect an answer" in joined
     assert escalation.reason == "customer_request"
     assert escalation.context["slots"]["order_number"] == "331907"
     (conversation,) = store.conversations_of(sender)

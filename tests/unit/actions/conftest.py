@@ -16,10 +16,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import Services, use_services
 from bot.business import load_business_config
-from bot.escalation import StoreEscalator
+from bot.desk import HandoffService
+from bot.hours import parse_agent_desk
 from bot.orders import OrdersClient
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store import Store
+from tests.fakes.desk import RecordingDesk
 
 DOMAIN: dict[str, Any] = {
     "forms": {
@@ -32,6 +34,13 @@ DOMAIN: dict[str, Any] = {
 }
 
 
+# Agents at their desks around the clock, so that tests do not depend on when they run.
+ALWAYS_OPEN = parse_agent_desk(
+    {"timezone": "UTC", "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+     "hours": "00:00-24:00"}
+)  # fmt: skip
+
+
 @pytest.fixture
 async def services(demo_backend_url: str, tmp_database_url: str) -> AsyncIterator[Services]:
     settings = Settings(
@@ -42,12 +51,13 @@ async def services(demo_backend_url: str, tmp_database_url: str) -> AsyncIterato
     )
     store = Store(settings.database_url)
     store.create_schema()
+    business = load_business_config(settings.business_config)
     built = Services(
         settings=settings,
-        business=load_business_config(settings.business_config),
+        business=business,
         store=store,
         orders=OrdersClient(demo_backend_url, timeout=2.0),
-        escalator=StoreEscalator(store),
+        handoffs=HandoffService(store, ALWAYS_OPEN, RecordingDesk()),
     )
     with use_services(built):
         yield built

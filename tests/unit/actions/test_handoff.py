@@ -41,8 +41,12 @@ async def test_request_for_a_person_is_stored_with_context(
     result = await ActionEscalate().run(dispatcher, tracker, DOMAIN)
 
     assert responses(dispatcher) == ["utter_escalated"]
-    (escalation,) = services.store.escalations_of("customer-1")
+    (escalation,) = services.handoffs.repo.of_sender("customer-1")
     assert dispatcher.messages[0]["reference"] == escalation.reference
+    assert dispatcher.messages[0]["place"] == 1
+    assert dispatcher.messages[0]["wait"] == "około 3 minut"
+    assert escalation.state.value == "queued"
+    assert escalation.card_ts is not None
     assert escalation.reason == "customer_request"
     assert escalation.channel == "rest"
     assert escalation.context["slots"] == {"order_number": "204518"}
@@ -54,6 +58,7 @@ async def test_request_for_a_person_is_stored_with_context(
     assert {i["name"] for i in escalation.context["intents"]} == {"order_status", "request_human"}
     assert services.store.conversation("customer-1", 100.0).outcome == Outcome.ESCALATED  # type: ignore[union-attr]
     assert SlotSet("pending", None) in result
+    assert SlotSet("handoff", "queued") in result
 
 
 async def test_complaint_is_apologised_for_first(
@@ -62,7 +67,7 @@ async def test_complaint_is_apologised_for_first(
     tracker = make_tracker("this is a disgrace", "complaint")
     await ActionEscalate().run(dispatcher, tracker, DOMAIN)
     assert responses(dispatcher) == ["utter_complaint_sorry", "utter_escalated"]
-    assert services.store.escalations_of("customer-1")[0].reason == "complaint"
+    assert services.handoffs.repo.of_sender("customer-1")[0].reason == "complaint"
 
 
 async def test_escalation_inside_a_form_leaves_the_form(
@@ -81,7 +86,7 @@ async def test_accepted_offer_escalates_for_the_offered_reason(
         "yes", "affirm", slots={"pending": "offer_human", "handoff_reason": "failed_guided_flow"}
     )
     await ActionEscalate().run(dispatcher, tracker, DOMAIN)
-    assert services.store.escalations_of("customer-1")[0].reason == "failed_guided_flow"
+    assert services.handoffs.repo.of_sender("customer-1")[0].reason == "failed_guided_flow"
 
 
 async def test_store_failure_gives_a_polite_answer(
@@ -102,7 +107,7 @@ async def test_first_fallback_lists_options_second_escalates(
     result = await ActionFallback().run(dispatcher, make_tracker(events=once), DOMAIN)
     assert responses(dispatcher) == ["utter_fallback"]
     assert result == []
-    assert services.store.escalations_of("customer-1") == []
+    assert services.handoffs.repo.of_sender("customer-1") == []
 
     twice = [
         *once,
@@ -112,7 +117,7 @@ async def test_first_fallback_lists_options_second_escalates(
     second = CollectingDispatcher()
     await ActionFallback().run(second, make_tracker(events=twice), DOMAIN)
     assert responses(second) == ["utter_escalated"]
-    assert services.store.escalations_of("customer-1")[0].reason == "repeated_fallback"
+    assert services.handoffs.repo.of_sender("customer-1")[0].reason == "repeated_fallback"
 
 
 async def test_fallback_after_an_understood_message_does_not_escalate(
@@ -148,4 +153,4 @@ async def test_offer_and_decline(services: Services, dispatcher: CollectingDispa
     declined = await ActionDeclineHuman().run(dispatcher, tracker, DOMAIN)
     assert declined == [SlotSet("pending", None), SlotSet("handoff_reason", None)]
     assert responses(dispatcher) == ["utter_offer_human", "utter_human_declined"]
-    assert services.store.escalations_of("customer-1") == []
+    assert services.handoffs.repo.of_sender("customer-1") == []

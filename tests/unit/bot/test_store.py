@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.escalation import EscalationRequest, Reason, StoreEscalator
 from bot.store import Outcome, Store, TurnRecord
 
 
@@ -61,27 +60,6 @@ def test_senders_are_kept_apart(store: Store) -> None:
     store.record_turn(turn("greet", 1.0, sender="bob"))
     assert len(store.conversations_of("alice")) == 1
     assert len(store.conversations_of("bob")) == 1
-
-
-async def test_escalation_is_stored_with_context_and_marks_the_conversation(store: Store) -> None:
-    store.record_turn(turn("request_human", 10.0, channel="rest", language="pl"))
-    record = await StoreEscalator(store).escalate(
-        EscalationRequest(
-            sender_id="alice",
-            session_started_at=1.0,
-            channel="rest",
-            language="pl",
-            reason=Reason.CUSTOMER_REQUEST,
-            slots={"order_number": "204518"},
-        )
-    )
-    assert record.reference.startswith("E-")
-    (stored,) = store.escalations_of("alice")
-    assert stored.reference == record.reference
-    assert stored.reason == "customer_request"
-    assert stored.context["slots"] == {"order_number": "204518"}
-    assert stored.conversation_id == store.conversations_of("alice")[0].id
-    assert store.conversation("alice", 1.0).outcome == Outcome.ESCALATED  # type: ignore[union-attr]
 
 
 def test_deletion_requests_get_references(store: Store) -> None:

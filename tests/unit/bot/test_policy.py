@@ -1,0 +1,43 @@
+"""The handoff policy's rule: while a person has the conversation, relay and listen."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.policy import LISTEN, RELAY_ACTION, next_action
+
+
+@pytest.mark.parametrize(
+    ("handoff", "previous", "external", "expected"),
+    [
+        # No handoff (or one that ended): the other policies decide.
+        (None, "action_listen", False, None),
+        (None, "action_relay_to_agent", False, None),
+        ("resolved", "action_listen", False, None),
+        ("ticket", "action_listen", False, None),
+        ("bot", "action_listen", False, None),
+        # A customer message while queued or claimed goes to the agent.
+        ("queued", "action_listen", False, "action_relay_to_agent"),
+        ("claimed", "action_listen", False, "action_relay_to_agent"),
+        # Messages Köprü triggers itself are left to the rules.
+        ("queued", "action_listen", True, None),
+        ("claimed", "action_listen", True, None),
+        # After relaying, the bot listens and says nothing else.
+        ("queued", "action_relay_to_agent", False, "action_listen"),
+        ("claimed", "action_relay_to_agent", False, "action_listen"),
+        ("claimed", "action_relay_to_agent", True, "action_listen"),
+        # After any other action (a rule's notice, the session start): not this policy's turn.
+        ("claimed", "action_handoff_notice", False, None),
+        ("queued", "utter_escalated", False, None),
+        ("queued", "action_escalate", False, None),
+        ("queued", None, False, None),
+    ],
+)
+def test_next_action(
+    handoff: str | None, previous: str | None, external: bool, expected: str | None
+) -> None:
+    assert next_action(handoff, previous, external) == expected
+
+
+def test_constants_are_rasa_names() -> None:
+    assert (LISTEN, RELAY_ACTION) == ("action_listen", "action_relay_to_agent")
