@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
-from bot.errors import KopruError
+from bot.errors import ConfigError, KopruError
 
 __all__ = ["RunConfig", "Supervisor", "effective_endpoints", "run"]
 
@@ -133,6 +133,11 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
     env = {**env, **config.extra_env}
     if config.demo_backend:
         env["KOPRU_ORDERS_URL"] = f"http://127.0.0.1:{config.demo_backend_port}"
+    try:
+        slack = _slack_status(env, shown_url=f"http://{config.host}:{config.port}")
+    except ConfigError as exc:
+        print(f"Köprü could not start: {exc}", file=sys.stderr)
+        return 2
     python = sys.executable
     supervisor = Supervisor()
 
@@ -167,6 +172,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             f"  Web chat:       http://{shown}:{config.port}/webhooks/webchat/\n"
             f"  REST channel:   POST http://{shown}:{config.port}/webhooks/rest/webhook\n"
             f"  Telegram:       {_telegram_status(env)}\n"
+            f"  Slack desk:     {slack}\n"
             f"  HTTP API token: {token}"
             f"{'' if config.token else '  (generated; set KOPRU_API_TOKEN to fix it)'}\n"
             f"  Stop with Ctrl-C.\n",
@@ -209,6 +215,17 @@ def _telegram_status(env: dict[str, str]) -> str:
     if (env.get("TELEGRAM_MODE") or "webhook").lower() == "polling":
         return "polling"
     return f"webhook {env.get('TELEGRAM_WEBHOOK_URL') or '(URL registered elsewhere)'}"
+
+
+def _slack_status(env: dict[str, str], shown_url: str) -> str:
+    # The composition root may know the channels; bot/ itself stays channel-free.
+    from channels.slack_desk import SlackConfig
+
+    config = SlackConfig.from_env(env)
+    if config is None:
+        return "off (set SLACK_BOT_TOKEN; escalations become tickets)"
+    where = "Socket Mode" if config.socket_mode else f"events at {shown_url}/webhooks/slack/events"
+    return f"channel {config.agent_channel}, {where}"
 
 
 def api_token_from_env() -> str | None:

@@ -65,3 +65,14 @@ def test_effective_endpoints_point_at_our_action_server(tmp_path: Path) -> None:
     # everything else is the user's configuration, untouched
     original = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
     assert data["tracker_store"] == original["tracker_store"]
+
+
+def test_run_refuses_a_half_configured_slack_desk_before_starting_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.runner import RunConfig, run
+
+    config = RunConfig(root=PROJECT_ROOT, model=tmp_path / "missing.tar.gz", port=1)
+    code = run(config, {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert code == 2
+    assert "SLACK_AGENT_CHANNEL" in capsys.readouterr().err
