@@ -12,8 +12,9 @@ claims, resolves or hands back (the card is updated). Configured from the enviro
 * ``SLACK_API_BASE_URL``: the Web API (default ``https://slack.com/api/``; tests point it
   at a local fake).
 
-A 429 answer is retried after its ``Retry-After``; connection errors are not retried,
-because a message Slack received before the connection broke would be posted twice.
+A 429 answer is retried after its ``Retry-After`` (three times, within 45 s in all);
+connection errors are not retried, because a message Slack received before the
+connection broke would be posted twice.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientError
@@ -44,13 +45,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 RATE_LIMIT_RETRIES = 3
 REQUEST_TIMEOUT = 10
+# A call, 429 waits included, gives up after this long: the customer is told to try
+# again rather than left waiting on Slack.
+CALL_LIMIT = 45
 
 
 @dataclass(frozen=True)
 class SlackConfig:
-    bot_token: str
-    signing_secret: str | None
-    app_token: str | None
+    bot_token: str = field(repr=False)
+    signing_secret: str | None = field(repr=False)
+    app_token: str | None = field(repr=False)
     agent_channel: str
     api_base_url: str = DEFAULT_API_BASE_URL
 
@@ -156,7 +160,9 @@ class SlackDesk:
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
         try:
-            response = await self.client.api_call(method, json=kwargs)
+            response = await asyncio.wait_for(
+                self.client.api_call(method, json=kwargs), timeout=CALL_LIMIT
+            )
         except SlackApiError as exc:
             raise DeskError(f"Slack {method}: {exc.response.get('error')}") from exc
         except (SlackClientError, ClientError, asyncio.TimeoutError) as exc:
