@@ -163,11 +163,21 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
 
         @slack.route("/events", methods=["POST"])
         async def events(request: Request) -> HTTPResponse:
-            if self._app is None:
+            if self._app is None or self.config is None:
                 return response.json(
                     {"error": "the Slack agent desk is not configured"}, status=503
                 )
-            return await AsyncSlackRequestHandler(self._app).handle(request)
+            if self.config.socket_mode:
+                # Slack talks to us over the Socket Mode connection; an HTTP request
+                # here cannot be from Slack (and has no signature to check).
+                return response.json(
+                    {"error": "the Slack agent desk receives events over Socket Mode"},
+                    status=404,
+                )
+            try:
+                return await AsyncSlackRequestHandler(self._app).handle(request)
+            except ValueError:  # bolt parses the body before checking the signature
+                return response.json({"error": "malformed request body"}, status=400)
 
         return slack
 
@@ -176,7 +186,9 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
         app = AsyncApp(
             client=self.desk.client,
             signing_secret=self.config.signing_secret,
-            request_verification_enabled=not self.config.socket_mode,
+            # Socket Mode envelopes are not signed and bolt knows it; HTTP requests
+            # always are (in Socket Mode they are refused before reaching bolt).
+            request_verification_enabled=True,
             process_before_response=False,
         )
         app.event("message")(self._on_message)

@@ -395,6 +395,16 @@ def test_forged_and_stale_signatures_are_refused(
     assert repo(kopru).get(handoff.id).state is State.QUEUED  # type: ignore[union-attr]
 
 
+def test_malformed_bodies_are_refused_without_a_server_error(kopru: KopruProcess) -> None:
+    for body, content_type in [
+        ("{not json", "application/json"),
+        ("payload=%7Bbroken", "application/x-www-form-urlencoded"),
+    ]:
+        headers = signed_headers(SIGNING_SECRET, body, content_type=content_type)
+        answer = httpx.post(events_url(kopru), content=body, headers=headers, timeout=10)
+        assert answer.status_code == 400, answer.text
+
+
 def test_a_retried_event_is_relayed_once(
     kopru: KopruProcess, slack: FakeSlackThread, telegram: FakeTelegramThread
 ) -> None:

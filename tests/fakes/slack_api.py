@@ -26,6 +26,17 @@ For requests Slack sends *to* the bot, the module builds realistic bodies
 and signs them with slack_sdk's own :class:`~slack_sdk.signature.SignatureVerifier`
 (:func:`signed_headers`, :func:`send_signed`).
 
+Socket Mode (https://docs.slack.dev/apis/events-api/using-socket-mode): ``apps.connections.open``
+takes only the app-level token (``xapp-...``, the ``app_token`` argument; a bot token gets
+``not_allowed_token_type``, which an app token gets from every other method) and answers
+``ws://127.0.0.1:PORT/socket/<ticket>``, a single-use URL. On that WebSocket the fake sends
+``hello``, then whatever envelopes the test pushes (:meth:`FakeSlack.send_envelope`,
+:meth:`~FakeSlack.send_event`, :meth:`~FakeSlack.send_message_event`,
+:meth:`~FakeSlack.send_block_actions`) and ``disconnect`` messages
+(:meth:`~FakeSlack.send_disconnect`); it records the acknowledgements
+(``{"envelope_id": ..., "payload"?: ...}``, :meth:`~FakeSlack.acks`,
+:meth:`~FakeSlack.wait_for_ack`) and the client's pings, and answers pings with pongs.
+
 :class:`FakeSlack` runs on the caller's event loop; :class:`FakeSlackThread` runs the same server
 on a background thread for synchronous tests (e.g. driving a bot running in a subprocess).
 """
@@ -46,14 +57,14 @@ import time
 import unicodedata
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientSession, ClientTimeout, WSCloseCode, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 from yarl import URL
 
@@ -71,6 +82,10 @@ DEFAULT_TEAM_DOMAIN = "kopru-test"
 DEFAULT_BOT_NAME = "kopru"
 DEFAULT_VERIFICATION_TOKEN = "kOpRuVeRiFiCaTiOnToKeN0"
 DEFAULT_TZ = "Europe/Istanbul"
+DEFAULT_APP_TOKEN = "xapp-test"
+SOCKET_MODE_HOST = "applink-kopru-test"  # debug_info.host of hello and disconnect
+SOCKET_MODE_CONNECTION_TIME = 3600  # hello's approximate_connection_time (seconds)
+MAX_SOCKET_CONNECTIONS = 10  # "up to 10 open WebSocket connections at the same time"
 
 JSON_CONTENT_TYPE = "application/json"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -87,6 +102,8 @@ _JSON_PARAMS = frozenset({"blocks", "attachments", "metadata"})
 _BEARER_RE = re.compile(r"Bearer\s+(\S+)", re.IGNORECASE)
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Web API methods that take an app-level token (and only that).
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 class SlackError(Exception):
@@ -166,6 +183,65 @@ class _ResponseUrl:
     message_ts: str | None
     thread_ts: str | None
     uses: int = 0
+
+
+@dataclass
+class Envelope:
+    """One Socket Mode envelope the fake sent to a client."""
+
+    envelope_id: str
+    type: str
+    """``events_api``, ``interactive`` or ``slash_commands``."""
+    payload: JSONDict
+    connection_id: str
+    """The connection it went to (see :meth:`FakeSlack.sockets`)."""
+    frame: JSONDict
+    """The whole message as sent (``envelope_id``, ``payload``, ``type``,
+    ``accepts_response_payload`` and, for ``events_api``, ``retry_attempt``/``retry_reason``)."""
+    sent_at: float
+    """``time.monotonic()`` when it was sent."""
+
+
+@dataclass
+class Ack:
+    """An acknowledgement a Socket Mode client sent: ``{"envelope_id": ..., "payload"?: ...}``."""
+
+    envelope_id: str
+    payload: JSONDict | None
+    """The optional response payload (``None`` when the client sent only the envelope_id)."""
+    connection_id: str
+    at: float
+    """``time.monotonic()`` when it arrived."""
+    raw: str
+    """The text frame as received."""
+    known: bool
+    """Whether the fake had sent an envelope with this id."""
+
+
+@dataclass
+class SocketConnection:
+    """One Socket Mode WebSocket connection (open or closed)."""
+
+    id: str
+    """The ticket of the URL it was opened with (``/socket/<id>``)."""
+    opened_at: float
+    hello: JSONDict
+    closed_at: float | None = None
+    close_code: int | None = None
+    pings: int = 0
+    """Pings the client sent (answered with pongs carrying the same data)."""
+    frames: list[JSONDict | str] = field(default_factory=list)
+    """Text frames from the client that were not acknowledgements (parsed when JSON)."""
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass
+class _Socket:
+    info: SocketConnection
+    ws: web.WebSocketResponse
 
 
 _Handler: TypeAlias = Callable[[JSONDict], JSONDict]
@@ -590,8 +666,10 @@ class FakeSlack:
         api_app_id: str = DEFAULT_API_APP_ID,
         team_name: str = DEFAULT_TEAM_NAME,
         team_domain: str = DEFAULT_TEAM_DOMAIN,
+        app_token: str | None = DEFAULT_APP_TOKEN,
     ) -> None:
         self.token = token
+        self.app_token = app_token
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.bot_id = bot_id
@@ -609,6 +687,12 @@ class FakeSlack:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._response_url_ids = itertools.count(1)
         self._last_ts = 0
+        self._tickets: set[str] = set()
+        self._sockets: dict[str, _Socket] = {}
+        self._connections: list[SocketConnection] = []
+        self._envelopes: dict[str, Envelope] = {}
+        self._acks: list[Ack] = []
+        self._accepting_sockets = True
 
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -621,6 +705,7 @@ class FakeSlack:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "users.info": self._users_info,
             "conversations.members": self._conversations_members,
+            "apps.connections.open": self._apps_connections_open,
         }
         self.add_user(bot_user_id, bot_name, name=bot_name, is_bot=True)
 
@@ -630,12 +715,14 @@ class FakeSlack:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_route("POST", "/response_url/{id}", self._handle_response_url)
+        app.router.add_route("GET", "/socket/{ticket}", self._handle_socket)
         return app
 
     async def start(self) -> str:
         """Listen on 127.0.0.1 (a free port) and return :attr:`base_url`."""
         if self._runner is not None:
             raise RuntimeError("FakeSlack is already running")
+        self._accepting_sockets = True
         runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, HOST, 0)
@@ -649,6 +736,10 @@ class FakeSlack:
     async def stop(self) -> None:
         if self._runner is None:
             return
+        with self._lock:
+            self._accepting_sockets = False  # clients that reconnect now are turned away
+            self._tickets.clear()
+        await self.close_sockets(WSCloseCode.GOING_AWAY)
         runner, self._runner = self._runner, None
         await runner.cleanup()
         self._port = None
@@ -868,6 +959,20 @@ class FakeSlack:
     ) -> str:
         """:func:`block_actions` for a button of a stored message, with a response_url on the
         fake. ``value`` defaults to the button's; the user name comes from :meth:`add_user`."""
+        return form_body(
+            self.block_actions_payload(user_id, channel, message_ts, action_id, value, **kwargs)
+        )
+
+    def block_actions_payload(
+        self,
+        user_id: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        **kwargs: Any,
+    ) -> JSONDict:
+        """The payload (a dict) behind :meth:`block_actions`, as Socket Mode delivers it."""
         message = self.message(channel, message_ts)
         if message is None:
             raise KeyError(f"no message {message_ts} in {channel}")
@@ -889,9 +994,205 @@ class FakeSlack:
         kwargs.setdefault("team_id", self.team_id)
         kwargs.setdefault("team_domain", self.team_domain)
         kwargs.setdefault("api_app_id", self.api_app_id)
-        return block_actions(
+        return block_actions_payload(
             user_id, name, channel, message_ts, action_id, value, message=message, **kwargs
         )
+
+    # -- Socket Mode -----------------------------------------------------------------------------
+
+    async def send_envelope(
+        self,
+        type: str,
+        payload: Mapping[str, Any],
+        *,
+        accepts_response_payload: bool | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        envelope_id: str | None = None,
+        connection: str | None = None,
+    ) -> str:
+        """Send an envelope over Socket Mode; returns its ``envelope_id``.
+
+        It goes to ``connection`` (an id from :meth:`sockets`) or else to the most recently
+        opened connection; ``RuntimeError`` if none is open. ``accepts_response_payload``
+        defaults to ``False`` for ``events_api`` and ``True`` otherwise (as in Slack's examples);
+        ``retry_attempt``/``retry_reason`` are sent with ``events_api`` envelopes only. Call it
+        on the fake's own loop (:class:`FakeSlackThread` does that for you).
+        """
+        envelope_id = envelope_id or str(uuid.uuid4())
+        if accepts_response_payload is None:
+            accepts_response_payload = type != "events_api"
+        frame: JSONDict = {
+            "envelope_id": envelope_id,
+            "payload": copy.deepcopy(dict(payload)),
+            "type": type,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if type == "events_api":
+            frame["retry_attempt"] = retry_attempt
+            frame["retry_reason"] = retry_reason
+        with self._lock:
+            target = self._socket_or_raise(connection)
+            self._envelopes[envelope_id] = Envelope(
+                envelope_id=envelope_id,
+                type=type,
+                payload=copy.deepcopy(frame["payload"]),
+                connection_id=target.info.id,
+                frame=copy.deepcopy(frame),
+                sent_at=time.monotonic(),
+            )
+        await target.ws.send_str(json_body(frame))
+        return envelope_id
+
+    async def send_event(
+        self,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        envelope_id: str | None = None,
+        connection: str | None = None,
+    ) -> str:
+        """An ``events_api`` envelope whose payload is the :func:`event_callback` body of
+        ``event``. A redelivery carries the same ``event_id`` and ``retry_attempt`` > 0."""
+        body = event_callback(
+            event,
+            event_id,
+            self.team_id,
+            self.api_app_id,
+            bot_user_id=self.bot_user_id,
+        )
+        return await self.send_envelope(
+            "events_api",
+            body,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+            envelope_id=envelope_id,
+            connection=connection,
+        )
+
+    async def send_message_event(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        *,
+        store: bool = True,
+        event_id: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """A person's message as an ``events_api`` envelope (see :meth:`send_event`).
+
+        With ``store`` (the default) the message is first stored in ``channel`` like
+        :meth:`add_message`, so it shows in :meth:`thread` as it would in Slack. Other keyword
+        arguments go to :meth:`send_event` (``retry_attempt``, ``connection`` ...).
+        """
+        if store:
+            stored = self.add_message(channel, user, text, ts, thread_ts)
+            ts = stored["ts"]
+        else:
+            ts = ts or self._new_ts()
+        parent_user_id = None
+        if thread_ts:
+            parent = self.message(channel, thread_ts)
+            parent_user_id = parent.get("user") if parent else None
+        event = message_event(
+            channel,
+            user,
+            text,
+            ts=ts,
+            thread_ts=thread_ts,
+            team_id=self.team_id,
+            parent_user_id=parent_user_id,
+            api_app_id=self.api_app_id,
+        )
+        return await self.send_event(event, event_id=event_id, **kwargs)
+
+    async def send_block_actions(
+        self,
+        user_id: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        *,
+        connection: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """A button press on a stored message as an ``interactive`` envelope (the payload of
+        :meth:`block_actions_payload`, a dict, not form-encoded)."""
+        payload = self.block_actions_payload(
+            user_id, channel, message_ts, action_id, value, **kwargs
+        )
+        return await self.send_envelope("interactive", payload, connection=connection)
+
+    async def send_disconnect(
+        self, reason: str = "refresh_requested", *, connection: str | None = None
+    ) -> str:
+        """Send ``{"type": "disconnect", "reason": ...}`` (``warning``, ``refresh_requested``,
+        ``link_disabled``); returns the connection id. The fake does not close the socket: a
+        client is expected to open a new connection and close this one."""
+        with self._lock:
+            target = self._socket_or_raise(connection)
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": SOCKET_MODE_HOST}}
+        await target.ws.send_str(json_body(message))
+        return target.info.id
+
+    async def close_sockets(
+        self, code: int = WSCloseCode.GOING_AWAY, *, connection: str | None = None
+    ) -> int:
+        """Close ``connection`` (all open connections if ``None``) from the server side, as
+        Slack does after a ``disconnect``; returns how many were closed."""
+        with self._lock:
+            if connection is None:
+                targets = list(self._sockets.values())
+            else:
+                found = self._sockets.get(connection)
+                targets = [found] if found is not None else []
+        for target in targets:
+            await target.ws.close(code=code, message=b"closed by the fake")
+        return len(targets)
+
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections are open."""
+        with self._lock:
+            return len(self._sockets)
+
+    def sockets(self, *, open_only: bool = False) -> list[SocketConnection]:
+        """Socket Mode connections in the order they were opened (copies)."""
+        with self._lock:
+            found = [c for c in self._connections if c.id in self._sockets or not open_only]
+            return copy.deepcopy(found)
+
+    def envelopes(self, type: str | None = None) -> list[Envelope]:
+        """Envelopes sent (of ``type``, or all), in order."""
+        with self._lock:
+            found = [e for e in self._envelopes.values() if type is None or e.type == type]
+            return copy.deepcopy(found)
+
+    def acks(self, envelope_id: str | None = None) -> list[Ack]:
+        """Acknowledgements received (for ``envelope_id``, or all), in arrival order."""
+        with self._lock:
+            found = [a for a in self._acks if envelope_id is None or a.envelope_id == envelope_id]
+            return copy.deepcopy(found)
+
+    def _socket_or_raise(self, connection: str | None) -> _Socket:
+        """The connection to send to (lock held)."""
+        if connection is not None:
+            found = self._sockets.get(connection)
+            if found is None:
+                raise RuntimeError(f"Socket Mode connection {connection} is not open")
+            return found
+        if not self._sockets:
+            raise RuntimeError("no Socket Mode connection is open")
+        return max(self._sockets.values(), key=lambda s: s.info.opened_at)
+
+    def _new_ts(self) -> str:
+        with self._lock:
+            return self._next_ts()
 
     # -- recordings ------------------------------------------------------------------------------
 
@@ -995,13 +1296,52 @@ class FakeSlack:
             lambda: self._at_least(channel, n), timeout, f"{n} message(s) in {channel or 'any'}"
         )
 
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
+        """Wait for the (first) acknowledgement of ``envelope_id``."""
+        found = await self.wait_for(
+            lambda: self.acks(envelope_id), timeout, f"the ack of envelope {envelope_id}"
+        )
+        return found[0]
+
+    def wait_for_ack_sync(self, envelope_id: str, timeout: float = 5.0) -> Ack:
+        found = self.wait_for_sync(
+            lambda: self.acks(envelope_id), timeout, f"the ack of envelope {envelope_id}"
+        )
+        return found[0]
+
+    async def wait_for_sockets(self, n: int = 1, timeout: float = 5.0) -> list[SocketConnection]:
+        """Wait until at least ``n`` Socket Mode connections are open; returns them."""
+        return await self.wait_for(
+            lambda: self._open_sockets(n), timeout, f"{n} Socket Mode connection(s)"
+        )
+
+    def wait_for_sockets_sync(self, n: int = 1, timeout: float = 5.0) -> list[SocketConnection]:
+        return self.wait_for_sync(
+            lambda: self._open_sockets(n), timeout, f"{n} Socket Mode connection(s)"
+        )
+
+    def _open_sockets(self, n: int) -> list[SocketConnection]:
+        found = self.sockets(open_only=True)
+        return found if len(found) >= n else []
+
     def _at_least(self, channel: str | None, n: int) -> list[JSONDict]:
         found = self.messages(channel)
         return found if len(found) >= n else []
 
     def _timeout_message(self, what: str | None, timeout: float) -> str:
         seen = [(call.method, call.status, call.error) for call in self.records]
-        return f"waited {timeout}s for {what or 'the condition'}; requests so far: {seen!r}"
+        message = f"waited {timeout}s for {what or 'the condition'}; requests so far: {seen!r}"
+        with self._lock:
+            if self._connections:
+                acked = {ack.envelope_id for ack in self._acks}
+                pending = [
+                    e.envelope_id for e in self._envelopes.values() if e.envelope_id not in acked
+                ]
+                message += (
+                    f"; Socket Mode: {len(self._sockets)} open of {len(self._connections)}, "
+                    f"{len(self._envelopes)} envelope(s) sent, not acknowledged: {pending!r}"
+                )
+        return message
 
     # -- state helpers (call with the lock held) ---------------------------------------------------
 
@@ -1148,6 +1488,12 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        ticket = uuid.uuid4().hex
+        with self._lock:
+            self._tickets.add(ticket)
+        return {"url": f"ws://{HOST}:{self.port}/socket/{ticket}"}
 
     def _chat_post_message(self, params: JSONDict) -> JSONDict:
         with self._lock:
@@ -1376,8 +1722,7 @@ class FakeSlack:
                 raise SlackError("unknown_method", status=404, extra={"req_method": method})
             if not call.token:
                 raise SlackError("not_authed")
-            if call.token != self.token:
-                raise SlackError("invalid_auth")
+            self._check_token(method, call.token)
             fault = self._take_fault(method)
             if fault is not None:
                 call.injected = True
@@ -1386,6 +1731,90 @@ class FakeSlack:
         except SlackError as error:
             return self._finish(call, error.status, error.body(), error.headers)
         return self._finish(call, 200, {"ok": True, **result})
+
+    def _check_token(self, method: str, token: str) -> None:
+        """Slack's token checks: the bot token for Web API methods, the app-level token for
+        ``apps.connections.*``; a valid token of the other kind is ``not_allowed_token_type``."""
+        is_app_token = self.app_token is not None and token == self.app_token
+        if method in _APP_TOKEN_METHODS:
+            if token == self.token:
+                raise SlackError("not_allowed_token_type")
+            if not is_app_token:
+                raise SlackError("invalid_auth")
+        elif token != self.token:
+            raise SlackError("not_allowed_token_type" if is_app_token else "invalid_auth")
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        """A Socket Mode WebSocket: ``hello``, then envelopes out and acknowledgements in."""
+        ticket = request.match_info["ticket"]
+        # autoping off: pings are counted, then answered below; the close handshake is bounded.
+        ws = web.WebSocketResponse(autoping=False, timeout=2.0)
+        if not ws.can_prepare(request).ok:
+            return web.Response(status=400, text="expected a WebSocket upgrade")
+        with self._lock:
+            if not self._accepting_sockets:
+                return web.Response(status=503, text="shutting down")
+            if ticket not in self._tickets:
+                return web.Response(status=401, text="unknown or already used Socket Mode URL")
+            if len(self._sockets) >= MAX_SOCKET_CONNECTIONS:
+                return web.Response(status=429, text="too many Socket Mode connections")
+            self._tickets.discard(ticket)  # a URL from apps.connections.open is single-use
+        await ws.prepare(request)
+        with self._lock:
+            hello: JSONDict = {
+                "type": "hello",
+                "num_connections": len(self._sockets) + 1,
+                "debug_info": {
+                    "host": SOCKET_MODE_HOST,
+                    "build_number": 1,
+                    "approximate_connection_time": SOCKET_MODE_CONNECTION_TIME,
+                },
+                "connection_info": {"app_id": self.api_app_id},
+            }
+            info = SocketConnection(id=ticket, opened_at=time.monotonic(), hello=hello)
+            self._connections.append(info)
+        try:
+            await ws.send_str(json_body(hello))
+            with self._lock:
+                # Greeted: from now on envelopes may be sent to this connection.
+                self._sockets[ticket] = _Socket(info, ws)
+                self._changed.notify_all()
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    self._on_socket_text(info, str(message.data))
+                elif message.type == WSMsgType.PING:
+                    with self._lock:
+                        info.pings += 1
+                    await ws.pong(message.data)
+        finally:
+            with self._lock:
+                self._sockets.pop(ticket, None)
+                info.closed_at = time.monotonic()
+                info.close_code = ws.close_code
+                self._changed.notify_all()
+        return ws
+
+    def _on_socket_text(self, info: SocketConnection, raw: str) -> None:
+        try:
+            frame: Any = json.loads(raw)
+        except ValueError:
+            frame = None
+        with self._lock:
+            if isinstance(frame, dict) and isinstance(frame.get("envelope_id"), str):
+                payload = frame.get("payload")
+                self._acks.append(
+                    Ack(
+                        envelope_id=frame["envelope_id"],
+                        payload=copy.deepcopy(payload) if isinstance(payload, dict) else None,
+                        connection_id=info.id,
+                        at=time.monotonic(),
+                        raw=raw,
+                        known=frame["envelope_id"] in self._envelopes,
+                    )
+                )
+            else:
+                info.frames.append(frame if isinstance(frame, dict) else raw)
+            self._changed.notify_all()
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         key = request.match_info["id"]
@@ -1552,6 +1981,10 @@ class FakeSlackThread:
         return self.fake.root_url
 
     @property
+    def app_token(self) -> str | None:
+        return self.fake.app_token
+
+    @property
     def records(self) -> list[Call]:
         return self.fake.records
 
@@ -1666,3 +2099,83 @@ class FakeSlackThread:
             timeout=timeout,
         )
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout + 1)
+
+    def block_actions_payload(
+        self,
+        user_id: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        **kwargs: Any,
+    ) -> JSONDict:
+        return self.fake.block_actions_payload(
+            user_id, channel, message_ts, action_id, value, **kwargs
+        )
+
+    # Socket Mode: the sending runs on the fake's loop; these block until it is done.
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
+        if self._loop is None:
+            coroutine.close()
+            raise RuntimeError("FakeSlackThread is not running")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def send_envelope(self, type: str, payload: Mapping[str, Any], **kwargs: Any) -> str:
+        """Blocking :meth:`FakeSlack.send_envelope`; returns the envelope_id."""
+        return self._run(self.fake.send_envelope(type, payload, **kwargs))
+
+    def send_event(self, event: Mapping[str, Any], **kwargs: Any) -> str:
+        return self._run(self.fake.send_event(event, **kwargs))
+
+    def send_message_event(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return self._run(self.fake.send_message_event(channel, user, text, ts, thread_ts, **kwargs))
+
+    def send_block_actions(
+        self,
+        user_id: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return self._run(
+            self.fake.send_block_actions(user_id, channel, message_ts, action_id, value, **kwargs)
+        )
+
+    def send_disconnect(
+        self, reason: str = "refresh_requested", *, connection: str | None = None
+    ) -> str:
+        return self._run(self.fake.send_disconnect(reason, connection=connection))
+
+    def close_sockets(
+        self, code: int = WSCloseCode.GOING_AWAY, *, connection: str | None = None
+    ) -> int:
+        return self._run(self.fake.close_sockets(code, connection=connection), timeout=15.0)
+
+    def socket_connections(self) -> int:
+        return self.fake.socket_connections()
+
+    def sockets(self, *, open_only: bool = False) -> list[SocketConnection]:
+        return self.fake.sockets(open_only=open_only)
+
+    def envelopes(self, type: str | None = None) -> list[Envelope]:
+        return self.fake.envelopes(type)
+
+    def acks(self, envelope_id: str | None = None) -> list[Ack]:
+        return self.fake.acks(envelope_id)
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
+        return self.fake.wait_for_ack_sync(envelope_id, timeout)
+
+    def wait_for_sockets(self, n: int = 1, timeout: float = 5.0) -> list[SocketConnection]:
+        return self.fake.wait_for_sockets_sync(n, timeout)

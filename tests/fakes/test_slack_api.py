@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, WSServerHandshakeError
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncRespond, AsyncSay
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk import WebClient
@@ -20,9 +21,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.builtin import SocketModeClient as BuiltinSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack_api import (
+    DEFAULT_APP_TOKEN,
     DEFAULT_TOKEN,
     FakeSlack,
     FakeSlackThread,
@@ -511,3 +518,277 @@ async def test_bolt_app_round_trip(fake: FakeSlack) -> None:
     assert ephemeral["user"] == AGENT and ephemeral["text"] == "Sadece sana"
     assert ephemeral["thread_ts"] == root["ts"]
     assert all(call.ok for call in fake.calls("response_url"))
+
+
+# -- Socket Mode -----------------------------------------------------------------------------------
+
+
+async def test_apps_connections_open_takes_only_the_app_token(fake: FakeSlack) -> None:
+    assert fake.app_token == DEFAULT_APP_TOKEN == "xapp-test"
+    answer = await AsyncWebClient(base_url=fake.base_url).apps_connections_open(
+        app_token=DEFAULT_APP_TOKEN
+    )
+    assert set(answer.data) == {"ok", "url"}
+    assert re.fullmatch(rf"ws://127\.0\.0\.1:{fake.port}/socket/[0-9a-f]{{32}}", answer["url"])
+    (call,) = fake.calls("apps.connections.open")
+    assert call.token == DEFAULT_APP_TOKEN and call.headers["Authorization"] == "Bearer xapp-test"
+
+    async def error_of(token: str | None) -> str:
+        with pytest.raises(SlackApiError) as caught:
+            if token is None:
+                await AsyncWebClient(base_url=fake.base_url).api_call("apps.connections.open")
+            else:
+                await AsyncWebClient(base_url=fake.base_url).apps_connections_open(app_token=token)
+        assert caught.value.response.status_code == 200
+        return str(caught.value.response["error"])
+
+    assert await error_of("xapp-wrong") == "invalid_auth"
+    assert await error_of(DEFAULT_TOKEN) == "not_allowed_token_type"
+    assert await error_of(None) == "not_authed"
+    # An app-level token is no good for the Web API's other methods.
+    with pytest.raises(SlackApiError) as app_token:
+        await AsyncWebClient(token=DEFAULT_APP_TOKEN, base_url=fake.base_url).auth_test()
+    assert app_token.value.response["error"] == "not_allowed_token_type"
+    assert fake.socket_connections() == 0
+
+    async with FakeSlack(app_token=None) as without:
+        with pytest.raises(SlackApiError) as off:
+            await AsyncWebClient(base_url=without.base_url).apps_connections_open(
+                app_token=DEFAULT_APP_TOKEN
+            )
+        assert off.value.response["error"] == "invalid_auth"
+
+
+async def test_socket_mode_client_receives_envelopes_and_acks(fake: FakeSlack) -> None:
+    """slack_sdk's own aiohttp SocketModeClient: hello, an events_api and an interactive envelope,
+    both acknowledged (one with a payload), pings answered."""
+    messages: list[dict[str, Any]] = []
+    requests: list[SocketModeRequest] = []
+
+    async def on_message(_: AsyncBaseSocketModeClient, message: dict[str, Any], raw: Any) -> None:
+        messages.append(message)
+
+    async def on_request(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
+        requests.append(request)
+        payload = {"text": "tamam"} if request.type == "interactive" else None
+        await client.send_socket_mode_response(SocketModeResponse(request.envelope_id, payload))
+
+    client = SocketModeClient(
+        app_token=DEFAULT_APP_TOKEN,
+        web_client=AsyncWebClient(base_url=fake.base_url),
+        auto_reconnect_enabled=False,
+    )
+    client.message_listeners.append(on_message)
+    client.socket_mode_request_listeners.append(on_request)
+    try:
+        await client.connect()
+        (connection,) = await fake.wait_for_sockets(1, timeout=5)
+        assert fake.socket_connections() == 1
+        assert connection.hello == {
+            "type": "hello",
+            "num_connections": 1,
+            "debug_info": {
+                "host": "applink-kopru-test",
+                "build_number": 1,
+                "approximate_connection_time": 3600,
+            },
+            "connection_info": {"app_id": "A0KOPRU"},
+        }
+        await fake.wait_for(lambda: messages, timeout=5)
+        assert messages[0] == connection.hello
+        # slack_sdk pings right after connecting; the fake answers with a pong.
+        await fake.wait_for(lambda: fake.sockets()[0].pings, timeout=5)
+
+        root = fake.add_message(CHANNEL, CUSTOMER, "merhaba")
+        event_envelope = await fake.send_message_event(
+            CHANNEL, AGENT, "Siparişiniz yolda", thread_ts=root["ts"], event_id="Ev0SOCKET01"
+        )
+        ack = await fake.wait_for_ack(event_envelope, timeout=5)
+        assert ack.payload is None and ack.known and ack.connection_id == connection.id
+        assert json.loads(ack.raw) == {"envelope_id": event_envelope}
+        (first,) = requests
+        assert first.type == "events_api" and first.envelope_id == event_envelope
+        assert first.accepts_response_payload is False
+        assert first.retry_attempt == 0 and first.retry_reason == ""
+        assert first.payload["type"] == "event_callback" and first.payload["event_id"] == (
+            "Ev0SOCKET01"
+        )
+        event = first.payload["event"]
+        assert event["text"] == "Siparişiniz yolda" and event["user"] == AGENT
+        assert event["thread_ts"] == root["ts"] and event["parent_user_id"] == CUSTOMER
+        # The message is in the thread, as in Slack.
+        (stored,) = fake.thread(CHANNEL, root["ts"])
+        assert stored["ts"] == event["ts"] and stored["text"] == "Siparişiniz yolda"
+
+        card = await AsyncWebClient(token=DEFAULT_TOKEN, base_url=fake.base_url).chat_postMessage(
+            channel=CHANNEL, text="Talep #42", blocks=_blocks()
+        )
+        press = await fake.send_block_actions(AGENT, CHANNEL, card["ts"], "take_over")
+        ack = await fake.wait_for_ack(press, timeout=5)
+        assert ack.payload == {"text": "tamam"}
+        second = requests[1]
+        assert second.type == "interactive" and second.accepts_response_payload is True
+        assert second.retry_attempt is None  # only events_api envelopes carry retries
+        assert second.payload["type"] == "block_actions"  # a dict, not form-encoded
+        assert second.payload["actions"][0]["value"] == "42"
+        assert second.payload["response_url"].startswith(fake.root_url + "/response_url/")
+
+        sent = fake.envelopes()
+        assert [(e.envelope_id, e.type) for e in sent] == [
+            (event_envelope, "events_api"),
+            (press, "interactive"),
+        ]
+        assert sent[0].frame == {
+            "envelope_id": event_envelope,
+            "payload": first.payload,
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        assert [a.envelope_id for a in fake.acks()] == [event_envelope, press]
+        with pytest.raises(TimeoutError, match="ack of envelope nope"):
+            await fake.wait_for_ack("nope", timeout=0.1)
+    finally:
+        await client.close()
+    await fake.wait_for(lambda: fake.socket_connections() == 0, timeout=5)
+    (closed,) = fake.sockets()
+    assert not closed.open and closed.closed_at is not None
+    with pytest.raises(RuntimeError, match="no Socket Mode connection"):
+        await fake.send_envelope("events_api", {})
+
+
+async def test_socket_mode_urls_are_single_use(fake: FakeSlack) -> None:
+    opened = await AsyncWebClient(base_url=fake.base_url).apps_connections_open(
+        app_token=DEFAULT_APP_TOKEN
+    )
+    async with ClientSession() as session:
+        async with session.ws_connect(opened["url"]) as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello["type"] == "hello"
+            await fake.wait_for_sockets(1)
+            envelope = await fake.send_envelope("events_api", {"type": "event_callback"})
+            frame = await ws.receive_json(timeout=5)
+            assert frame["envelope_id"] == envelope
+            await ws.send_str("not json")
+            await ws.send_json({"type": "something"})
+            await ws.send_json({"envelope_id": "unknown"})
+            await fake.wait_for(lambda: len(fake.acks()) == 1)
+            assert fake.acks()[0].known is False and fake.acks(envelope) == []
+            assert fake.sockets()[0].frames == ["not json", {"type": "something"}]
+            with pytest.raises(WSServerHandshakeError) as reused:
+                await session.ws_connect(opened["url"])
+            assert reused.value.status == 401
+        await fake.wait_for(lambda: fake.socket_connections() == 0)
+    with pytest.raises(WSServerHandshakeError) as made_up:
+        async with ClientSession() as session:
+            await session.ws_connect(f"ws://127.0.0.1:{fake.port}/socket/0123")
+    assert made_up.value.status == 401
+
+
+async def test_a_disconnect_makes_the_client_reconnect(fake: FakeSlack) -> None:
+    seen: list[str] = []
+
+    async def on_request(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
+        seen.append(request.envelope_id)
+        await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+
+    client = SocketModeClient(
+        app_token=DEFAULT_APP_TOKEN, web_client=AsyncWebClient(base_url=fake.base_url)
+    )
+    client.socket_mode_request_listeners.append(on_request)
+    try:
+        await client.connect()
+        (first,) = await fake.wait_for_sockets(1)
+        assert await fake.send_disconnect("refresh_requested") == first.id
+        # A new URL, a new connection; the client closes the old one itself.
+        await fake.wait_for(
+            lambda: len(fake.sockets()) == 2 and fake.socket_connections() == 1, timeout=10
+        )
+        old, new = fake.sockets()
+        assert old.id == first.id and not old.open and new.open
+        assert new.hello["num_connections"] == 1
+        assert len(fake.calls("apps.connections.open")) == 2
+        envelope = await fake.send_event(message_event(CHANNEL, AGENT, "yine buradayım"))
+        assert (await fake.wait_for_ack(envelope)).connection_id == new.id
+        assert seen == [envelope]
+    finally:
+        await client.close()
+
+
+async def test_bolt_socket_mode_handler_round_trip(fake: FakeSlack) -> None:
+    """A slack_bolt app over AsyncSocketModeHandler (as Köprü runs it): no signing secret, events
+    and button presses arrive as envelopes, bolt acks them, say() and respond() reach the fake."""
+    app = AsyncApp(client=AsyncWebClient(token=DEFAULT_TOKEN, base_url=fake.base_url))
+    pressed: list[str] = []
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any], say: AsyncSay) -> None:
+        if not event.get("bot_id"):
+            await say(text=f"Aldım: {event['text']}", thread_ts=event["ts"])
+
+    @app.action("take_over")
+    async def take_over(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        pressed.append(body["user"]["id"])
+        await respond(text="Ayşe devraldı", replace_original=True)
+
+    handler = AsyncSocketModeHandler(app, DEFAULT_APP_TOKEN)
+    try:
+        await handler.connect_async()
+        await fake.wait_for_sockets(1)
+        envelope = await fake.send_message_event(CHANNEL, CUSTOMER, "merhaba")
+        assert (await fake.wait_for_ack(envelope)).payload is None
+        (reply,) = await fake.wait_for(
+            lambda: [m for m in fake.messages(CHANNEL) if m.get("bot_id")], timeout=5
+        )
+        assert reply["text"] == "Aldım: merhaba"
+        card = await app.client.chat_postMessage(channel=CHANNEL, text="x", blocks=_blocks())
+        press = await fake.send_block_actions(AGENT, CHANNEL, card["ts"], "take_over")
+        ack = await fake.wait_for_ack(press)
+        assert ack.payload is None and ack.at - fake.envelopes()[-1].sent_at < 3
+        await fake.wait_for(lambda: fake.calls("response_url"), timeout=5)
+        assert pressed == [AGENT]
+        replaced = fake.message(CHANNEL, card["ts"])
+        assert replaced is not None and replaced["text"] == "Ayşe devraldı"
+    finally:
+        await handler.close_async()
+
+
+def test_thread_variant_with_the_builtin_socket_mode_client() -> None:
+    """FakeSlackThread's blocking Socket Mode helpers, with slack_sdk's synchronous client."""
+    with FakeSlackThread(app_token="xapp-1-A0KOPRU-thread") as slack:
+        slack.add_channel(CHANNEL, [AGENT, slack.bot_user_id])
+        slack.add_user(AGENT, "Ayşe", "Yılmaz")
+        posted = WebClient(token=slack.token, base_url=slack.base_url).chat_postMessage(
+            channel=CHANNEL, text="Talep #42", blocks=_blocks()
+        )
+        received: list[SocketModeRequest] = []
+
+        def on_request(client: BuiltinSocketModeClient, request: SocketModeRequest) -> None:
+            received.append(request)
+            client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+
+        assert slack.app_token is not None
+        client = BuiltinSocketModeClient(
+            app_token=slack.app_token,
+            web_client=WebClient(base_url=slack.base_url),
+            auto_reconnect_enabled=False,
+        )
+        client.socket_mode_request_listeners.append(on_request)  # type: ignore[arg-type]
+        try:
+            client.connect()
+            slack.wait_for_sockets(1, timeout=5)
+            press = slack.send_block_actions(AGENT, CHANNEL, posted["ts"], "take_over")
+            reply = slack.send_message_event(CHANNEL, AGENT, "bakıyorum", thread_ts=posted["ts"])
+            raw = slack.send_envelope("slash_commands", {"command": "/kopru", "text": "durum"})
+            for envelope in (press, reply, raw):
+                assert slack.wait_for_ack(envelope, timeout=5).known
+            assert [r.type for r in received] == ["interactive", "events_api", "slash_commands"]
+            assert received[0].payload["user"]["username"] == "ayse.yilmaz"
+            assert received[2].accepts_response_payload is True
+            assert [m["text"] for m in slack.thread(CHANNEL, posted["ts"])] == ["bakıyorum"]
+            assert len(slack.envelopes()) == 3 and len(slack.acks()) == 3
+        finally:
+            client.close()
+        slack.wait_for(lambda: slack.socket_connections() == 0, timeout=5)
