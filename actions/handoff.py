@@ -14,9 +14,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import ask_resolved, language_of, latest_intent, offer_human
 from actions.services import get_services
+from actions.survey import start_survey
 from bot.errors import KopruError
 from bot.escalation import EscalationRequest, Reason, should_escalate
-from bot.handoff import Handoff
+from bot.handoff import Handoff, State
 from bot.phrases import format_minutes_about, format_when
 from bot.store import Outcome
 from bot.transcript import intents_seen, session_started_at, transcript, user_intents
@@ -137,7 +138,8 @@ class ActionResolvedByBot(Action):
         except KopruError:
             logger.exception("could not record the resolution of %s", tracker.sender_id)
         dispatcher.utter_message(response="utter_glad_resolved")
-        return [SlotSet("pending", None), SlotSet("tech_step", None)]
+        survey = await start_survey(dispatcher, tracker, "bot")
+        return [SlotSet("pending", None), SlotSet("tech_step", None), *survey]
 
 
 class ActionOfferHuman(Action):
@@ -252,4 +254,10 @@ class ActionHandoffNotice(Action):
             ticket=handoff.ticket_reference or "",
             answer_by=_answer_by(handoff, language) if handoff.answer_by else "",
         )
-        return [SlotSet("handoff", handoff.state.value if handoff.active else None)]
+        events: list[EventType] = [
+            SlotSet("handoff", handoff.state.value if handoff.active else None)
+        ]
+        if handoff.state is State.RESOLVED:
+            resolver = handoff.ended_by or handoff.agent_id or "agent"
+            events += await start_survey(dispatcher, tracker, resolver)
+        return events

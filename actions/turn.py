@@ -18,10 +18,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import latest_intent
 from actions.services import get_services
+from actions.survey import abandon_if_moved_on
 from bot.errors import StoreError
 from bot.language import choose_language
 from bot.store import TurnRecord
-from bot.transcript import session_started_at
+from bot.transcript import first_answer_seconds, session_started_at
 
 __all__ = ["ActionObserveTurn"]
 
@@ -67,6 +68,7 @@ class ActionObserveTurn(Action):
         if (message.get("metadata") or {}).get("is_external"):
             # Triggered by Köprü itself (the agent desk), not typed by the customer.
             return events
+        events += await abandon_if_moved_on(tracker)
         current = tracker.get_slot("language")
         language = choose_language(
             str(message.get("text") or ""),
@@ -90,6 +92,7 @@ class ActionObserveTurn(Action):
             language=language,
             intent=intent or None,
             at=time.time(),
+            first_answer_seconds=first_answer_seconds(tracker.events),
         )
         try:
             await asyncio.to_thread(get_services().store.record_turn, turn)

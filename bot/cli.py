@@ -1,16 +1,21 @@
-"""The `kopru` command line: run, train, shell, demo-backend."""
+"""The `kopru` command line: run, train, shell, demo-backend, report, demo-data."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import KopruError
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from bot.analytics import Period
 
 __all__ = ["main"]
 
@@ -108,6 +113,96 @@ def cmd_demo_backend(args: argparse.Namespace) -> int:
     return 0
 
 
+class _UsageError(Exception):
+    """A bad argument of `kopru report` (exit code 2)."""
+
+
+def _report_period(args: argparse.Namespace, today: dt.date) -> Period:
+    from bot.periods import PeriodError, parse_day_range
+
+    try:
+        return parse_day_range(args.from_date, args.to_date, args.days, today).period
+    except PeriodError as exc:
+        raise _UsageError(str(exc)) from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.report import format_text, report_from_store, to_json
+    from bot.settings import Settings
+    from bot.store import Store
+
+    def fail(message: str) -> int:
+        print(f"kopru report: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        period = _report_period(args, dt.datetime.now(dt.timezone.utc).date())
+        url = args.database or Settings.from_env().database_url
+    except (_UsageError, KopruError) as exc:
+        return fail(str(exc))
+    store = Store(url)
+    try:
+        # A fresh database gets Köprü's tables (and reports zeros) instead of an error.
+        store.create_schema()
+        report = report_from_store(store, period)
+    except (KopruError, ImportError) as exc:
+        # ImportError: a database URL whose driver is not installed.
+        return fail(_one_line(str(exc)))
+    finally:
+        store.close()
+    sys.stdout.write(to_json(report) + "\n" if args.json else format_text(report))
+    if args.charts:
+        try:
+            from bot.charts import write_charts
+        except ImportError as exc:
+            return fail(f"charts are not available: {exc}")
+        try:
+            paths = write_charts(report, Path(args.charts))
+        except OSError as exc:
+            return fail(f"cannot write the charts to {args.charts}: {exc}")
+        # With --json the standard output stays one JSON document.
+        out = sys.stderr if args.json else sys.stdout
+        for path in paths:
+            print(f"Chart: {path}", file=out)
+    return 0
+
+
+def _one_line(message: str) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    return first[:300]
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    import shlex
+
+    from bot.demo_data import DESK, generate
+    from bot.store import Store
+
+    # Kept apart from the real store (var/kopru.db) unless --database says otherwise.
+    url = args.database or f"sqlite:///{Settings.from_env().var_dir / 'demo.db'}"
+    store = Store(url)
+    try:
+        summary = generate(store, days=args.days, seed=args.seed, replace=args.replace)
+    except (KopruError, ImportError) as exc:
+        # ImportError: a database URL whose driver is not installed.
+        lines = str(exc).strip().splitlines() or ["unknown error"]
+        print(f"kopru demo-data: {lines[0][:300]}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+    def local(at: float) -> str:
+        return dt.datetime.fromtimestamp(at, DESK.timezone).strftime("%Y-%m-%d %H:%M")
+
+    print(
+        f"Wrote {summary.conversations} demo conversations, {summary.handoffs} handoffs and "
+        f"{summary.surveys} surveys from {local(summary.start)} to {local(summary.end)} "
+        f"({DESK.timezone_name}) into {url}"
+    )
+    print(f"See them with: kopru report --database {shlex.quote(url)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kopru",
@@ -174,6 +269,45 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=5056)
     demo.set_defaults(func=cmd_demo_backend)
+
+    report = commands.add_parser(
+        "report",
+        help="print the metrics report (NPS, CSAT, containment, FCR, times) for a period",
+        description="Compute Köprü's metrics from its store for a period of whole days in "
+        "UTC: NPS, CSAT, containment, escalation rate, first contact resolution, time to "
+        "first answer, time from queue to claim and handling time, overall and by channel, "
+        "language, topic and resolver, with weekly series and the topics that lead to "
+        "escalation and to detractors. Bad arguments or an unreachable database exit with 2.",
+    )
+    report.add_argument("--from", dest="from_date", metavar="YYYY-MM-DD",
+                        help="first day (default: --days days before --to)")  # fmt: skip
+    report.add_argument("--to", dest="to_date", metavar="YYYY-MM-DD",
+                        help="last day, included (default: today, UTC)")  # fmt: skip
+    report.add_argument("--days", default="30", metavar="N",
+                        help="length of the period when --from is absent (30)")  # fmt: skip
+    report.add_argument("--database", metavar="URL",
+                        help="SQLAlchemy URL of Köprü's store (default: KOPRU_DATABASE_URL "
+                        "or var/kopru.db)")  # fmt: skip
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--charts", metavar="DIR", help="also write PNG charts into DIR")
+    report.set_defaults(func=cmd_report)
+
+    demo_data = commands.add_parser(
+        "demo-data",
+        help="fill a separate store with a simulated month of conversations for the dashboard",
+        description="Write simulated conversations, handoffs and surveys (customers with "
+        "sender ids starting with 'demo-') so that the report and dashboard have something "
+        "to show. The store must hold no real customers; errors exit with 2.",
+    )
+    demo_data.add_argument("--database", metavar="URL",
+                           help="SQLAlchemy URL of the store to fill (default: var/demo.db, "
+                           "apart from the real var/kopru.db)")  # fmt: skip
+    demo_data.add_argument("--days", type=int, default=30, help="days to simulate (30)")
+    demo_data.add_argument("--seed", type=int, default=7,
+                           help="random seed; the same seed gives the same data (7)")  # fmt: skip
+    demo_data.add_argument("--replace", action="store_true",
+                           help="delete earlier demo rows first (never real ones)")  # fmt: skip
+    demo_data.set_defaults(func=cmd_demo_data)
     return parser
 
 

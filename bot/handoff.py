@@ -130,7 +130,7 @@ class Handoff:
         return self.state in ACTIVE_STATES
 
 
-def _handoff(row: Any) -> Handoff:
+def row_to_handoff(row: Any) -> Handoff:
     return Handoff(
         id=row.id,
         reference=row.reference,
@@ -208,7 +208,7 @@ class HandoffRepository:
                 .order_by(h.id.desc())
             ).first()
             if row is not None:
-                return _handoff(row), False
+                return row_to_handoff(row), False
             result = conn.execute(
                 handoffs.insert().values(
                     reference=new_reference("E"), state=State.QUEUED.value, **values
@@ -216,17 +216,17 @@ class HandoffRepository:
             )
             new_id = result.inserted_primary_key[0]
             fresh = conn.execute(sa.select(handoffs).where(h.id == new_id)).one()
-        return _handoff(fresh), True
+        return row_to_handoff(fresh), True
 
     def get(self, handoff_id: int) -> Handoff | None:
         with self._store.transaction() as conn:
             row = conn.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id)).first()
-        return _handoff(row) if row is not None else None
+        return row_to_handoff(row) if row is not None else None
 
     def by_reference(self, reference: str) -> Handoff | None:
         with self._store.transaction() as conn:
             row = conn.execute(sa.select(handoffs).where(handoffs.c.reference == reference)).first()
-        return _handoff(row) if row is not None else None
+        return row_to_handoff(row) if row is not None else None
 
     def by_card(self, card_channel: str, card_ts: str) -> Handoff | None:
         h = handoffs.c
@@ -234,7 +234,7 @@ class HandoffRepository:
             row = conn.execute(
                 sa.select(handoffs).where(h.card_channel == card_channel, h.card_ts == card_ts)
             ).first()
-        return _handoff(row) if row is not None else None
+        return row_to_handoff(row) if row is not None else None
 
     def active_for(self, sender_id: str) -> Handoff | None:
         """The sender's queued or claimed handoff, if any."""
@@ -245,7 +245,7 @@ class HandoffRepository:
                 .where(h.sender_id == sender_id, h.state.in_([s.value for s in ACTIVE_STATES]))
                 .order_by(h.id.desc())
             ).first()
-        return _handoff(row) if row is not None else None
+        return row_to_handoff(row) if row is not None else None
 
     def of_sender(self, sender_id: str) -> list[Handoff]:
         h = handoffs.c
@@ -253,7 +253,7 @@ class HandoffRepository:
             rows = conn.execute(
                 sa.select(handoffs).where(h.sender_id == sender_id).order_by(h.id)
             ).all()
-        return [_handoff(r) for r in rows]
+        return [row_to_handoff(r) for r in rows]
 
     def queued(self) -> list[Handoff]:
         """All queued handoffs, oldest first."""
@@ -262,7 +262,7 @@ class HandoffRepository:
             rows = conn.execute(
                 sa.select(handoffs).where(h.state == State.QUEUED.value).order_by(h.id)
             ).all()
-        return [_handoff(r) for r in rows]
+        return [row_to_handoff(r) for r in rows]
 
     def place_in_queue(self, handoff: Handoff) -> int:
         """1 for the oldest queued handoff, 2 for the next, ..."""
@@ -314,7 +314,7 @@ class HandoffRepository:
                 .values(state=target.value, **values)
             )
             row = conn.execute(sa.select(handoffs).where(h.id == handoff.id)).one()
-        now = _handoff(row)
+        now = row_to_handoff(row)
         if result.rowcount != 1:
             raise IllegalTransition(now, target)
         return now

@@ -1,11 +1,16 @@
-"""The dialogue policy that keeps the bot silent while a person has the conversation.
+"""The dialogue policy for the turns Köprü takes over from Rasa's own policies.
 
-The `handoff` slot mirrors the handoff state in the database (`action_observe_turn`
-refreshes it on every customer message). While it is `queued` or `claimed`, every
-customer message is answered by `action_relay_to_agent`, which passes it to the agent,
-and nothing else; this policy's priority is above the RulePolicy's, so no rule, form or
-fallback speaks up. Messages the bot triggers itself (`EXTERNAL_*` intents: an agent
-joined, the handoff ended) are left to the rules.
+* While a person has the conversation (the `handoff` slot mirrors the handoff state in
+  the database, refreshed by `action_observe_turn` on every message) every customer
+  message goes to `action_relay_to_agent`, which passes it to the agent, and nothing
+  else: the bot stays silent.
+* While the end-of-conversation survey waits for an answer (the `survey` slot), every
+  customer message goes to `action_survey_answer`. `action_observe_turn` has already
+  dropped the survey if the customer asked something new instead.
+
+Its priority is above the RulePolicy's, so no rule, form or fallback speaks up. Messages
+the bot triggers itself (`EXTERNAL_*` intents: an agent joined, the handoff ended) are
+left to the rules.
 """
 
 from __future__ import annotations
@@ -21,31 +26,41 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-__all__ = ["HANDOFF_SLOT", "RELAY_ACTION", "HandoffPolicy", "next_action"]
+__all__ = ["HANDOFF_SLOT", "RELAY_ACTION", "SURVEY_ACTION", "KopruPolicy", "next_action"]
 
 HANDOFF_SLOT = "handoff"
+SURVEY_SLOT = "survey"
 RELAY_ACTION = "action_relay_to_agent"
+SURVEY_ACTION = "action_survey_answer"
 ACTIVE_VALUES = frozenset({"queued", "claimed"})
+SURVEY_STEPS = frozenset({"nps", "reason", "csat"})
 # Above the RulePolicy (6): on equal confidence the higher priority wins.
 DEFAULT_PRIORITY = 7
 LISTEN: str = ACTION_LISTEN_NAME
 
 
-def next_action(handoff: str | None, previous_action: str | None, external: bool) -> str | None:
+def next_action(
+    handoff: str | None,
+    previous_action: str | None,
+    external: bool,
+    survey: str | None = None,
+) -> str | None:
     """The action this policy insists on, or None to let the other policies decide."""
-    if handoff not in ACTIVE_VALUES:
-        return None
-    if previous_action == LISTEN and not external:
-        return RELAY_ACTION
-    if previous_action == RELAY_ACTION:
+    if previous_action in (RELAY_ACTION, SURVEY_ACTION):
         return LISTEN
+    if previous_action != LISTEN or external:
+        return None
+    if handoff in ACTIVE_VALUES:
+        return RELAY_ACTION
+    if survey in SURVEY_STEPS:
+        return SURVEY_ACTION
     return None
 
 
 @DefaultV1Recipe.register(  # type: ignore[misc]
     DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=False
 )
-class HandoffPolicy(Policy):  # type: ignore[misc]
+class KopruPolicy(Policy):  # type: ignore[misc]
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"priority": DEFAULT_PRIORITY}
@@ -68,10 +83,16 @@ class HandoffPolicy(Policy):  # type: ignore[misc]
             isinstance(latest, UserUttered) and (latest.metadata or {}).get(IS_EXTERNAL)
         )
         action = next_action(
-            tracker.get_slot(HANDOFF_SLOT) if HANDOFF_SLOT in tracker.slots else None,
+            _slot(tracker, HANDOFF_SLOT),
             tracker.latest_action_name,
             external,
+            _slot(tracker, SURVEY_SLOT),
         )
         if action is not None:
             probabilities[domain.index_for_action(action)] = 1.0
         return self._prediction(probabilities)
+
+
+def _slot(tracker: DialogueStateTracker, name: str) -> str | None:
+    value = tracker.get_slot(name) if name in tracker.slots else None
+    return str(value) if value is not None else None

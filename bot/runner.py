@@ -156,7 +156,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             [
                 python, "-m", "rasa", "run",
                 "--model", str(config.model),
-                "--enable-api", "--auth-token", token,
+                "--enable-api", f"--auth-token={token}",  # a token may start with "-"
                 "--interface", config.host, "--port", str(config.port),
                 "--endpoints", str(endpoints),
                 "--credentials", str(config.credentials or config.root / "credentials.yml"),

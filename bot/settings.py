@@ -35,6 +35,7 @@ class Settings:
     orders_url: str
     orders_timeout: float
     business_config: Path
+    var_dir: Path = PROJECT_ROOT / "var"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,4 +46,5 @@ class Settings:
             orders_url=(env.get("KOPRU_ORDERS_URL") or "http://127.0.0.1:5056").rstrip("/"),
             orders_timeout=_float(env, "KOPRU_ORDERS_TIMEOUT", 5.0),
             business_config=Path(env.get("KOPRU_CONFIG") or PROJECT_ROOT / "kopru.yml"),
+            var_dir=var_dir,
         )

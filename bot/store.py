@@ -42,6 +42,8 @@ conversations = sa.Table(
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("last_message_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float, nullable=True),
+    # Seconds from the customer's first message to the bot's first answer.
+    sa.Column("first_answer_seconds", sa.Float, nullable=True),
     sa.UniqueConstraint("sender_id", "session_started_at", name="uq_kopru_conv_session"),
 )
 
@@ -111,6 +113,8 @@ class TurnRecord:
     language: str
     intent: str | None
     at: float
+    # Seconds from the first message to the bot's first answer, once there was one.
+    first_answer_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,10 @@ class Conversation:
     started_at: float
     last_message_at: float
     ended_at: float | None
+    first_answer_seconds: float | None = None
 
 
-def _conversation(row: Any) -> Conversation:
+def row_to_conversation(row: Any) -> Conversation:
     return Conversation(
         id=row.id,
         sender_id=row.sender_id,
@@ -139,6 +144,7 @@ def _conversation(row: Any) -> Conversation:
         started_at=row.started_at,
         last_message_at=row.last_message_at,
         ended_at=row.ended_at,
+        first_answer_seconds=row.first_answer_seconds,
     )
 
 
@@ -161,8 +167,14 @@ class Store:
             return self._engine
 
     def create_schema(self) -> None:
+        """Create Köprü's tables, and add columns a newer version brought to old ones."""
+        # The modules that define the other tables register them on `metadata`.
+        import bot.handoff
+        import bot.survey  # noqa: F401
+
         try:
             metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot create Köprü's tables: {exc}") from exc
 
@@ -240,6 +252,11 @@ class Store:
                         channel=turn.channel,
                         intents=json.dumps(intents),
                         last_message_at=max(row.last_message_at, turn.at),
+                        first_answer_seconds=(
+                            row.first_answer_seconds
+                            if row.first_answer_seconds is not None
+                            else turn.first_answer_seconds
+                        ),
                     )
                 )
             fresh = conn.execute(
@@ -248,7 +265,7 @@ class Store:
                     c.session_started_at == turn.session_started_at,
                 )
             ).one()
-        return _conversation(fresh)
+        return row_to_conversation(fresh)
 
     def set_outcome(
         self, sender_id: str, session_started_at: float, outcome: str, at: float
@@ -265,7 +282,7 @@ class Store:
                     c.sender_id == sender_id, c.session_started_at == session_started_at
                 )
             ).first()
-        return _conversation(row) if row is not None else None
+        return row_to_conversation(row) if row is not None else None
 
     def conversation(self, sender_id: str, session_started_at: float) -> Conversation | None:
         c = conversations.c
@@ -275,7 +292,7 @@ class Store:
                     c.sender_id == sender_id, c.session_started_at == session_started_at
                 )
             ).first()
-        return _conversation(row) if row is not None else None
+        return row_to_conversation(row) if row is not None else None
 
     def conversations_of(self, sender_id: str) -> list[Conversation]:
         c = conversations.c
@@ -283,7 +300,7 @@ class Store:
             rows = conn.execute(
                 sa.select(conversations).where(c.sender_id == sender_id).order_by(c.id)
             ).all()
-        return [_conversation(r) for r in rows]
+        return [row_to_conversation(r) for r in rows]
 
     # --- deletion requests --------------------------------------------
 
@@ -382,6 +399,25 @@ def _claim(conn: Connection, key: str, now: float, stale_after: float) -> str:
         .values(claimed_at=now, attempts=row.attempts + 1)
     )
     return Claim.NEW
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """New nullable columns of existing tables (the only kind of change so far)."""
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise StoreError(
+                    f"{table.name} lacks the column {column.name}; it cannot be added automatically"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _create_engine(url: str) -> Engine:

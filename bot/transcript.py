@@ -10,6 +10,7 @@ __all__ = [
     "IntentSeen",
     "Line",
     "current_session",
+    "first_answer_seconds",
     "intents_seen",
     "session_started_at",
     "transcript",
@@ -81,6 +82,21 @@ def intents_seen(events: Sequence[Event]) -> list[IntentSeen]:
         confidence = float(intent.get("confidence") or 0.0)
         best[name] = max(best.get(name, 0.0), confidence)
     return [IntentSeen(name, round(conf, 3)) for name, conf in best.items()]
+
+
+def first_answer_seconds(events: Sequence[Event]) -> float | None:
+    """Seconds from the customer's first message of the session to the bot's first answer."""
+    asked = None
+    for event in current_session(events):
+        kind = event.get("event")
+        timestamp = event.get("timestamp")
+        if not isinstance(timestamp, int | float):
+            continue
+        if kind == "user" and asked is None and not _is_external(event):
+            asked = float(timestamp)
+        elif kind == "bot" and asked is not None:
+            return max(0.0, float(timestamp) - asked)
+    return None
 
 
 def transcript(events: Sequence[Event], limit: int = 20) -> list[Line]:

@@ -45,7 +45,7 @@ from telegram.request import HTTPXRequest
 from bot.settings import Settings
 from bot.store import Claim, Store
 
-__all__ = ["TelegramConfig", "TelegramInput", "TelegramOutput", "split_message"]
+__all__ = ["TelegramConfig", "TelegramInput", "TelegramOutput", "keyboard_rows", "split_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +158,8 @@ class TelegramOutput(OutputChannel):
         for part in parts[:-1]:
             await self.send_text_message(recipient_id, part)
         keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(str(b["title"]), callback_data=_callback_data(b))]
-             for b in buttons]
+            [[InlineKeyboardButton(str(b["title"]), callback_data=_callback_data(b)) for b in row]
+             for row in keyboard_rows(buttons)]
         )  # fmt: skip
         await self._call(
             recipient_id,
@@ -196,6 +196,13 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     value = exc.retry_after
     seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
     return max(seconds, 0.0)
+
+
+def keyboard_rows(buttons: list[dict[str, Any]], per_row: int = 6) -> list[list[dict[str, Any]]]:
+    """One button per row, except scores (0-10, 1-5), which share rows of `per_row`."""
+    if buttons and all(str(b.get("title", "")).isdigit() for b in buttons):
+        return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    return [[b] for b in buttons]
 
 
 def _callback_data(button: Mapping[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The handoff policy's rule: while a person has the conversation, relay and listen."""
+"""Köprü's policy: relay while a person has the conversation, take survey answers, listen."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from bot.policy import LISTEN, RELAY_ACTION, next_action
     [
         # No handoff (or one that ended): the other policies decide.
         (None, "action_listen", False, None),
-        (None, "action_relay_to_agent", False, None),
+        # After relaying (or a survey answer) the bot always listens.
+        (None, "action_relay_to_agent", False, "action_listen"),
         ("resolved", "action_listen", False, None),
         ("ticket", "action_listen", False, None),
         ("bot", "action_listen", False, None),
@@ -37,6 +38,27 @@ def test_next_action(
     handoff: str | None, previous: str | None, external: bool, expected: str | None
 ) -> None:
     assert next_action(handoff, previous, external) == expected
+
+
+@pytest.mark.parametrize(
+    ("handoff", "survey", "previous", "external", "expected"),
+    [
+        (None, "nps", "action_listen", False, "action_survey_answer"),
+        (None, "reason", "action_listen", False, "action_survey_answer"),
+        (None, "csat", "action_listen", False, "action_survey_answer"),
+        (None, "nps", "action_survey_answer", False, "action_listen"),
+        (None, "nps", "action_listen", True, None),
+        (None, "nps", "action_resolved_by_bot", False, None),
+        (None, None, "action_listen", False, None),
+        (None, "something", "action_listen", False, None),
+        # A person has the conversation: relaying wins over a survey.
+        ("claimed", "nps", "action_listen", False, "action_relay_to_agent"),
+    ],
+)
+def test_survey_answers_go_to_the_survey(
+    handoff: str | None, survey: str | None, previous: str, external: bool, expected: str | None
+) -> None:
+    assert next_action(handoff, previous, external, survey) == expected
 
 
 def test_constants_are_rasa_names() -> None:

@@ -46,3 +46,18 @@ def test_config_from_environment() -> None:
 
     with pytest.raises(ValueError, match="TELEGRAM_MODE"):
         TelegramConfig.from_env({"TELEGRAM_MODE": "carrier-pigeon"})
+
+
+def test_score_buttons_share_rows_other_buttons_get_one_each() -> None:
+    from channels.telegram import keyboard_rows
+
+    scores = [{"title": str(i), "payload": str(i)} for i in range(11)]
+    assert [[b["title"] for b in row] for row in keyboard_rows(scores)] == [
+        ["0", "1", "2", "3", "4", "5"],
+        ["6", "7", "8", "9", "10"],
+    ]
+    yes_no = [{"title": "Evet", "payload": "/affirm"}, {"title": "Hayır", "payload": "/deny"}]
+    assert keyboard_rows(yes_no) == [[yes_no[0]], [yes_no[1]]]
+    short = [{"title": "Tak", "payload": "/affirm"}, {"title": "Nie", "payload": "/deny"}]
+    assert keyboard_rows(short) == [[short[0]], [short[1]]]
+    assert keyboard_rows([]) == []
