@@ -288,7 +288,11 @@ def charts_for(report: Any) -> dict[str, bytes]:
             zero_line=True,
         ),
         "nps_csat_by_channel": _nps_csat_bars("NPS and CSAT by channel", report.by_channel),
-        "nps_csat_by_resolver": _nps_csat_bars("NPS and CSAT by resolver", report.by_resolver),
+        "nps_csat_by_resolver": _nps_csat_bars(
+            "NPS and CSAT by resolver",
+            report.by_resolver,
+            names=getattr(report, "agent_names", None) or {},
+        ),
         "containment_per_week": line_chart(
             "Containment per week",
             week_labels,
@@ -320,9 +324,13 @@ def write_charts(report: Any, directory: Path) -> list[Path]:
     return paths
 
 
-def _nps_csat_bars(title: str, figures: Mapping[Any, Any]) -> bytes:
-    keys = list(figures)
-    categories = [f"{key}\n(n={figures[key].conversations})" for key in keys]
+def _nps_csat_bars(
+    title: str, figures: Mapping[Any, Any], names: Mapping[str, str] | None = None
+) -> bytes:
+    # Groups with neither score (e.g. unresolved conversations, never surveyed) are left out.
+    keys = [k for k in figures if figures[k].nps is not None or figures[k].csat is not None]
+    names = names or {}
+    categories = [f"{names.get(str(key), key)}\n(n={figures[key].conversations})" for key in keys]
     nps = [figures[key].nps for key in keys]
     csat = [figures[key].csat for key in keys]
     lowest = min([0.0, *(v for v in map(_value, nps) if v is not None)])

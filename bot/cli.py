@@ -1,4 +1,4 @@
-"""The `kopru` command line: run, train, shell, demo-backend, report, demo-data."""
+"""The `kopru` command line: run, train, shell, demo-backend, report, demo-data, web."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         action_port=args.action_port,
         demo_backend=not args.no_demo_backend,
         demo_backend_port=args.demo_backend_port,
+        web_port=args.web_port,
         endpoints=Path(args.endpoints) if args.endpoints else None,
         credentials=Path(args.credentials) if args.credentials else None,
         token=api_token_from_env(),
@@ -203,6 +204,27 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from bot.webapp import WebSettings, serve
+
+    settings = WebSettings.from_env(
+        database_url=args.database, demo_database_url=args.demo_database
+    )
+    shown = "localhost" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+    if ":" in shown:
+        shown = f"[{shown}]"
+    print(f"Köprü dashboard: http://{shown}:{args.port}/dashboard", flush=True)
+    if settings.admin_token_generated:
+        print(f"Admin token: {settings.admin_token}  (generated; set KOPRU_ADMIN_TOKEN to fix it)",
+              flush=True)  # fmt: skip
+    try:
+        serve(settings, args.host, args.port)
+    except OSError as exc:
+        print(f"kopru web: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kopru",
@@ -225,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="demo order backend port (5056)")  # fmt: skip
     run.add_argument("--no-demo-backend", action="store_true",
                      help="do not start the demo backend; use KOPRU_ORDERS_URL")  # fmt: skip
+    run.add_argument("--web-port", type=int, default=5057,
+                     help="dashboard port (5057); 0 to not start it")  # fmt: skip
     run.add_argument("--model", help="model archive to serve (default: the one for the data)")
     run.add_argument("--endpoints", help="endpoints file (default endpoints.yml)")
     run.add_argument("--credentials", help="channels file (default credentials.yml)")
@@ -308,6 +332,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo_data.add_argument("--replace", action="store_true",
                            help="delete earlier demo rows first (never real ones)")  # fmt: skip
     demo_data.set_defaults(func=cmd_demo_data)
+
+    web = commands.add_parser(
+        "web",
+        help="serve the support dashboard (sign in with the admin token)",
+        description="Serve Köprü's web app: sign in with KOPRU_ADMIN_TOKEN (else "
+        "KOPRU_API_TOKEN; else a token generated and printed at start), then see the metrics "
+        "of any period, live or from the demo database, with charts. One process, no "
+        "JavaScript, nothing loaded from elsewhere.",
+    )
+    web.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    web.add_argument("--port", type=int, default=5057, help="port (5057)")
+    web.add_argument("--database", metavar="URL",
+                     help="SQLAlchemy URL of Köprü's store (default: KOPRU_DATABASE_URL or "
+                     "var/kopru.db)")  # fmt: skip
+    web.add_argument("--demo-database", metavar="URL",
+                     help="store offered as 'Demo data' when it exists (default: var/demo.db, "
+                     "filled by kopru demo-data)")  # fmt: skip
+    web.set_defaults(func=cmd_web)
     return parser
 
 

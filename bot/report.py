@@ -26,15 +26,15 @@ def to_json(report: Report) -> str:
 # --- text ----------------------------------------------------------------------------------
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return NONE if value is None else f"{value:.1f}%"
 
 
-def _score(value: float | None) -> str:
+def score(value: float | None) -> str:
     return NONE if value is None else f"{value:.1f}"
 
 
-def _duration(seconds: float | None) -> str:
+def duration(seconds: float | None) -> str:
     if seconds is None:
         return NONE
     if seconds < 60:
@@ -45,14 +45,14 @@ def _duration(seconds: float | None) -> str:
     return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
-def _with_n(text: str, n: int) -> str:
+def with_n(text: str, n: int) -> str:
     return f"{text} ({n})" if text != NONE else NONE
 
 
 def _median_p90(median: float | None, p90: float | None) -> str:
     if median is None:
         return NONE
-    return f"median {_duration(median)}, p90 {_duration(p90)}"
+    return f"median {duration(median)}, p90 {duration(p90)}"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
@@ -72,24 +72,24 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1)
 
 
 def _overall(f: Figures) -> list[str]:
-    nps = _score(f.nps)
+    nps = score(f.nps)
     if f.respondents:
         nps += (
             f" ({f.respondents} respondents: promoters {f.promoters}, passives {f.passives}, "
             f"detractors {f.detractors})"
         )
-    fcr = _percent(f.fcr)
+    fcr = percent(f.fcr)
     if f.resolved:
         fcr += f" ({f.first_contact_resolved} of {f.resolved} resolved)"
     rows = [
         ("Conversations", str(f.conversations)),
         ("Escalated to a person", str(f.escalations)),
-        ("Containment", _percent(f.containment)),
-        ("Escalation rate", _percent(f.escalation_rate)),
+        ("Containment", percent(f.containment)),
+        ("Escalation rate", percent(f.escalation_rate)),
         ("Resolved", str(f.resolved)),
         ("First contact resolution", fcr),
         ("NPS", nps),
-        ("CSAT", f"{_percent(f.csat)} ({f.csat_answers} answers)" if f.csat_answers else NONE),
+        ("CSAT", f"{percent(f.csat)} ({f.csat_answers} answers)" if f.csat_answers else NONE),
         ("Time to first answer", _median_p90(f.first_answer_median, f.first_answer_p90)),
         ("Time from queue to claim", _median_p90(f.queue_to_claim_median, f.queue_to_claim_p90)),
         ("Handling time", _median_p90(f.handling_median, f.handling_p90)),
@@ -107,18 +107,18 @@ def _breakdown(
         [
             labels.get(key, key),
             str(f.conversations),
-            _percent(f.containment),
-            _percent(f.escalation_rate),
-            _percent(f.fcr),
-            _with_n(_score(f.nps), f.respondents),
-            _with_n(_percent(f.csat), f.csat_answers),
+            percent(f.containment),
+            percent(f.escalation_rate),
+            percent(f.fcr),
+            with_n(score(f.nps), f.respondents),
+            with_n(percent(f.csat), f.csat_answers),
         ]
         for key, f in figures.items()
     ]
     return [title, *_table(headers, rows)]
 
 
-def _resolver_labels(report: Report, agent_names: Mapping[str, str] | None) -> dict[str, str]:
+def resolver_labels(report: Report, agent_names: Mapping[str, str] | None) -> dict[str, str]:
     names = {**report.agent_names, **(agent_names or {})}
     return {
         key: f"{names[key]} ({key})" if key in names and key != BOT else key
@@ -137,7 +137,7 @@ def format_text(report: Report, agent_names: Mapping[str, str] | None = None) ->
         ("By channel", "channel", report.by_channel, {}),
         ("By language", "language", report.by_language, {}),
         ("By topic", "topic", report.by_topic, {}),
-        ("By resolver", "resolver", report.by_resolver, _resolver_labels(report, agent_names)),
+        ("By resolver", "resolver", report.by_resolver, resolver_labels(report, agent_names)),
     ):
         lines += ["", *_breakdown(title, name, figures, labels)]
 
@@ -149,9 +149,9 @@ def format_text(report: Report, agent_names: Mapping[str, str] | None = None) ->
                 w.week,
                 w.start,
                 str(w.conversations),
-                _percent(w.containment),
-                _with_n(_score(w.nps), w.respondents),
-                _with_n(_percent(w.csat), w.csat_answers),
+                percent(w.containment),
+                with_n(score(w.nps), w.respondents),
+                with_n(percent(w.csat), w.csat_answers),
             ]
             for w in report.weekly
         ],
@@ -161,7 +161,7 @@ def format_text(report: Report, agent_names: Mapping[str, str] | None = None) ->
     lines += _table(
         ["topic", "conversations", "escalated", "rate"],
         [
-            [t.topic, str(t.conversations), str(t.escalated), _percent(t.rate)]
+            [t.topic, str(t.conversations), str(t.escalated), percent(t.rate)]
             for t in report.escalation_topics
         ],
     )
@@ -169,7 +169,7 @@ def format_text(report: Report, agent_names: Mapping[str, str] | None = None) ->
     lines += _table(
         ["topic", "respondents", "detractors", "share"],
         [
-            [t.topic, str(t.respondents), str(t.detractors), _percent(t.share)]
+            [t.topic, str(t.respondents), str(t.detractors), percent(t.share)]
             for t in report.detractor_topics
         ],
     )

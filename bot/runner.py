@@ -35,6 +35,7 @@ class RunConfig:
     action_port: int = 5055
     demo_backend: bool = True
     demo_backend_port: int = 5056
+    web_port: int = 5057  # the dashboard; 0: not started
     endpoints: Path | None = None
     credentials: Path | None = None
     token: str | None = None
@@ -83,6 +84,13 @@ class Supervisor:
         self.start(
             "action server",
             [sys.executable, "-m", "bot.cli", "actions", "--port", str(port)],
+            f"http://127.0.0.1:{port}/health", env, cwd,
+        )  # fmt: skip
+
+    def start_web(self, host: str, port: int, env: dict[str, str], cwd: Path) -> None:
+        self.start(
+            "dashboard",
+            [sys.executable, "-m", "bot.cli", "web", "--host", host, "--port", str(port)],
             f"http://127.0.0.1:{port}/health", env, cwd,
         )  # fmt: skip
 
@@ -151,6 +159,10 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         if config.demo_backend:
             supervisor.start_demo_backend(config.demo_backend_port, env, config.root)
         supervisor.start_action_server(config.action_port, env, config.root)
+        if config.web_port:
+            # Signed in with the same token as the HTTP API unless KOPRU_ADMIN_TOKEN says.
+            web_env = {**env, "KOPRU_ADMIN_TOKEN": env.get("KOPRU_ADMIN_TOKEN") or token}
+            supervisor.start_web(config.host, config.web_port, web_env, config.root)
         supervisor.start(
             "rasa server",
             [
@@ -167,12 +179,19 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         # The REST channel answers as soon as Sanic is up; wait for the model too.
         _wait_model_loaded(config.port, token, config.startup_timeout)
         shown = "localhost" if config.host in ("0.0.0.0", "::") else config.host  # noqa: S104
+        dashboard = (
+            f"http://{shown}:{config.web_port}/ (sign in with the HTTP API token"
+            f"{' or KOPRU_ADMIN_TOKEN' if env.get('KOPRU_ADMIN_TOKEN') else ''})"
+            if config.web_port
+            else "off"
+        )
         print(
             f"\nKöprü is ready.\n"
             f"  Web chat:       http://{shown}:{config.port}/webhooks/webchat/\n"
             f"  REST channel:   POST http://{shown}:{config.port}/webhooks/rest/webhook\n"
             f"  Telegram:       {_telegram_status(env)}\n"
             f"  Slack desk:     {slack}\n"
+            f"  Dashboard:      {dashboard}\n"
             f"  HTTP API token: {token}"
             f"{'' if config.token else '  (generated; set KOPRU_API_TOKEN to fix it)'}\n"
             f"  Stop with Ctrl-C.\n",

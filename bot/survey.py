@@ -53,12 +53,7 @@ def parse_survey_config(raw: Any) -> SurveyConfig:
     if unknown:
         raise ConfigError(f"survey: unknown keys {sorted(unknown)}")
     days = raw.get("cooldown_days", 7)
-    if (
-        isinstance(days, bool)
-        or not isinstance(days, int | float)
-        or math.isnan(days)
-        or days < 0
-    ):
+    if isinstance(days, bool) or not isinstance(days, int | float) or math.isnan(days) or days < 0:
         raise ConfigError("survey.cooldown_days must be a number of days, 0 or more")
     return SurveyConfig(cooldown=float(days) * DAY)
 
@@ -93,6 +88,7 @@ NEW_TOPIC_INTENTS = frozenset(
 SKIP_INTENT = "skip"
 SKIP_WORDS = frozenset({"skip", "no", "nope", "pass", "geç", "gec", "hayır", "hayir", "yok",
                         "pomiń", "pomin", "nie", "-"})  # fmt: skip
+
 
 # Numbers written as words, for customers who type them.
 def _plain(word: str) -> str:

@@ -35,6 +35,7 @@ class KopruProcess:
     port: int = field(default_factory=free_port)
     action_port: int = field(default_factory=free_port)
     backend_port: int = field(default_factory=free_port)
+    web_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -73,6 +74,7 @@ class KopruProcess:
                     "--host", "127.0.0.1", "--port", str(self.port),
                     "--action-port", str(self.action_port),
                     "--demo-backend-port", str(self.backend_port),
+                    "--web-port", str(self.web_port),
                     "--endpoints", str(endpoints),
                     "--model", str(self.model),
                 ],
@@ -96,7 +98,7 @@ class KopruProcess:
             self.process.kill()
             self.process.wait()
         self.process = None
-        for port in (self.port, self.action_port, self.backend_port):
+        for port in (self.port, self.action_port, self.backend_port, self.web_port):
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", port)) != 0, "a child outlived kopru run"
 

@@ -142,3 +142,30 @@ def test_an_unknown_order_is_named_back(bot: KopruProcess) -> None:
 
 if os.environ.get("KOPRU_SKIP_E2E"):
     pytest.skip("KOPRU_SKIP_E2E is set", allow_module_level=True)
+
+
+def test_the_dashboard_started_by_kopru_run_counts_the_conversations(bot: KopruProcess) -> None:
+    import datetime as dt
+    import re
+
+    from bot.analytics import Period
+    from bot.report import report_from_store
+    from bot.store import Store
+
+    web = f"http://127.0.0.1:{bot.web_port}"
+    with httpx.Client(base_url=web, timeout=30) as client:
+        assert client.get("/dashboard").status_code == 303  # signed out: to the login form
+        form = client.get("/login?next=/dashboard")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        signed_in = client.post(
+            "/login", data={"token": TOKEN, "csrf": csrf.group(1), "next": "/dashboard"}
+        )
+        assert signed_in.status_code == 303
+        today = dt.datetime.now(dt.timezone.utc).date()
+        page = client.get(f"/dashboard?from={today}&to={today}")
+        assert page.status_code == 200, page.text[:500]
+    expected = report_from_store(Store(bot.database_url), Period.of_dates(today, today))
+    assert expected.overall.conversations > 0, "the tests before this one talked to the bot"
+    shown = re.search(r'id="tile-conversations">(\d+)<', page.text)
+    assert shown is not None and int(shown.group(1)) == expected.overall.conversations

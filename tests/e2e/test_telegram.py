@@ -192,8 +192,15 @@ def test_buttons_round_trip(kopru: KopruProcess, telegram: FakeTelegramThread) -
         next_update_id(), chat_id, "/affirm", question["message_id"], language_code="en"
     )
     assert deliver(telegram, tap) == 200
-    answers = wait_replies(telegram, chat_id, 3)
-    assert "glad" in answers[-1]
+    answers = wait_replies(telegram, chat_id, 4)
+    assert "glad" in answers[2]
+    # The survey follows, its 0-10 scores in two rows of the inline keyboard.
+    assert "recommend us" in answers[3]
+    scores = telegram.sent_messages(chat_id)[3]["reply_markup"]["inline_keyboard"]
+    assert [[b["callback_data"] for b in row] for row in scores] == [
+        ["0", "1", "2", "3", "4", "5"],
+        ["6", "7", "8", "9", "10"],
+    ]
     assert telegram.answered_callbacks()[-1]["callback_query_id"] == tap["callback_query"]["id"]
     assert telegram.edited_markups()[-1]["message_id"] == question["message_id"]
 

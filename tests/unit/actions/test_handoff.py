@@ -142,7 +142,8 @@ async def test_resolution_question_and_answers(
         SlotSet("pending", "resolution_check")
     ]
     await ActionResolvedByBot().run(dispatcher, tracker, DOMAIN)
-    assert responses(dispatcher) == ["utter_ask_resolved", "utter_glad_resolved"]
+    # The survey ends the conversation (tests/unit/actions/test_survey.py).
+    assert responses(dispatcher) == ["utter_ask_resolved", "utter_glad_resolved", "utter_ask_nps"]
     assert services.store.conversation("customer-1", 100.0).outcome == Outcome.RESOLVED_BOT  # type: ignore[union-attr]
 
 

@@ -176,9 +176,10 @@ async def _resolve(services: Services, handoff: Handoff) -> None:
 @pytest.mark.parametrize(
     ("intent", "move", "response", "slot"),
     [
-        ("EXTERNAL_agent_joined", _claim, "utter_agent_joined", "claimed"),
-        ("EXTERNAL_agent_left", _return, "utter_agent_left", None),
-        ("EXTERNAL_handoff_resolved", _resolve, "utter_handoff_resolved", None),
+        ("EXTERNAL_agent_joined", _claim, ["utter_agent_joined"], "claimed"),
+        ("EXTERNAL_agent_left", _return, ["utter_agent_left"], None),
+        # After a resolution the survey follows.
+        ("EXTERNAL_handoff_resolved", _resolve, ["utter_handoff_resolved", "utter_ask_nps"], None),
     ],
 )
 async def test_notice_after_an_agent_acted(
@@ -186,7 +187,7 @@ async def test_notice_after_an_agent_acted(
     dispatcher: CollectingDispatcher,
     intent: str,
     move: Callable[[Services, Handoff], Awaitable[None]],
-    response: str,
+    response: list[str],
     slot: str | None,
 ) -> None:
     handoff = await queue(services)
@@ -194,11 +195,11 @@ async def test_notice_after_an_agent_acted(
     tracker = make_tracker("", intent, metadata={"is_external": True},
                            slots={"handoff": "queued"})  # fmt: skip
     result = await ActionHandoffNotice().run(dispatcher, tracker, DOMAIN)
-    assert responses(dispatcher) == [response]
-    (message,) = dispatcher.messages
+    assert responses(dispatcher) == response
+    message = dispatcher.messages[0]
     assert message["agent_name"] == "Ayşe"
     assert_renders(message)
-    assert result == [SlotSet("handoff", slot)]
+    assert result[0] == SlotSet("handoff", slot)
 
 
 async def test_notice_after_the_queue_timed_out(

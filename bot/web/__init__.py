@@ -1,0 +1,13 @@
+"""Köprü's web app (login and dashboard; see bot.webapp), one small module per job.
+
+settings  WebSettings: databases, admin token, cookie secret
+session   signed session cookies and CSRF tokens (stdlib HMAC)
+html      escaping and the page layout
+responses HTML, redirect and cookie responses
+context   the shared state on app.ctx.web (settings, sessions, data)
+auth      the sign-in gate, /login and /logout
+data      the live and demo stores, and the per-period report cache
+dashboard /dashboard and its chart images
+dashboard_view  the dashboard page as HTML (pure)
+app       create_app: wires the above together with /health, /static and security headers
+"""

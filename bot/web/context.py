@@ -1,0 +1,32 @@
+"""The app's shared state (settings, sessions, data), kept on `app.ctx.web`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.web.data import DataSources, ReportCache
+from bot.web.session import Session, Sessions
+from bot.web.settings import WebSettings
+
+__all__ = ["WebContext", "session_of", "web_of"]
+
+
+@dataclass(frozen=True)
+class WebContext:
+    settings: WebSettings
+    sessions: Sessions
+    sources: DataSources
+    reports: ReportCache
+
+
+def web_of(request: Any) -> WebContext:
+    web = request.app.ctx.web
+    assert isinstance(web, WebContext)
+    return web
+
+
+def session_of(request: Any) -> Session | None:
+    """The signed-in session (set by the sign-in gate), None when signed out."""
+    session = getattr(request.ctx, "session", None)
+    return session if isinstance(session, Session) else None
