@@ -75,9 +75,7 @@ async def start_survey(
         last = await asyncio.to_thread(repository.last_asked, tracker.sender_id)
         started = session_started_at(tracker.events)
         # At most once per conversation, and once per cool-down.
-        if last is not None and (
-            now - last < services.business.survey.cooldown or last >= started
-        ):
+        if last is not None and (now - last < services.business.survey.cooldown or last >= started):
             return []
         conversation = await asyncio.to_thread(
             services.store.conversation, tracker.sender_id, started
