@@ -1,4 +1,5 @@
-"""The `kopru` command line: run, train, shell, demo-backend, report, demo-data, web."""
+"""The `kopru` command line: run, train, shell, demo-backend, report, demo-data, web,
+admin-user."""
 
 from __future__ import annotations
 
@@ -225,6 +226,30 @@ def cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin_user(args: argparse.Namespace) -> int:
+    from bot.web.accounts import AccountError, admins_file_from_env, manage
+
+    path = Path(args.file) if args.file else admins_file_from_env()
+    try:
+        manage(
+            args.action,
+            path,
+            getattr(args, "name", None),
+            role=getattr(args, "role", "admin"),
+            password_stdin=sys.stdin if getattr(args, "password_stdin", False) else None,
+        )
+    except AccountError as exc:
+        print(f"kopru admin-user: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"kopru admin-user: cannot write {path}: {exc}", file=sys.stderr)
+        return 1
+    except (EOFError, KeyboardInterrupt):
+        print("\nkopru admin-user: nothing was changed", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kopru",
@@ -335,9 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     web = commands.add_parser(
         "web",
-        help="serve the support dashboard (sign in with the admin token)",
-        description="Serve Köprü's web app: sign in with KOPRU_ADMIN_TOKEN (else "
-        "KOPRU_API_TOKEN; else a token generated and printed at start), then see the metrics "
+        help="serve the support dashboard (sign in with an account or the admin token)",
+        description="Serve Köprü's web app: sign in with an account from `kopru admin-user` "
+        "(KOPRU_ADMINS_FILE), or with no username and KOPRU_ADMIN_TOKEN (else "
+        "KOPRU_API_TOKEN; else a token generated and printed at start) as the password; see "
+        "the metrics "
         "of any period, live or from the demo database, with charts. One process, no "
         "JavaScript, nothing loaded from elsewhere.",
     )
@@ -350,6 +377,36 @@ def build_parser() -> argparse.ArgumentParser:
                      help="store offered as 'Demo data' when it exists (default: var/demo.db, "
                      "filled by kopru demo-data)")  # fmt: skip
     web.set_defaults(func=cmd_web)
+
+    admin_user = commands.add_parser(
+        "admin-user",
+        help="add, list, remove dashboard accounts or change their passwords",
+        description="Manage the dashboard's accounts in KOPRU_ADMINS_FILE (default "
+        "var/admins.yml; written atomically, mode 0600, passwords stored as PBKDF2 hashes). "
+        "Role admin may change things, viewer may only look. The dashboard notices changes "
+        "at once; a removed account or a changed password ends its sessions. Without any "
+        "account, sign in with the username empty and the admin token as the password.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--file", metavar="PATH",
+                        help="the accounts file (default: KOPRU_ADMINS_FILE or "
+                        "var/admins.yml)")  # fmt: skip
+    stdin = argparse.ArgumentParser(add_help=False)
+    stdin.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input "
+                       "instead of asking twice")  # fmt: skip
+    actions_of_user = admin_user.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions_of_user.add_parser("add", parents=[common, stdin], help="add an account")
+    add.add_argument("name", metavar="NAME", help="username (lowercase)")
+    add.add_argument("--role", choices=["admin", "viewer"], default="admin",
+                     help="admin (default) or viewer")  # fmt: skip
+    actions_of_user.add_parser("list", parents=[common], help="list accounts and roles")
+    remove = actions_of_user.add_parser("remove", parents=[common], help="remove an account")
+    remove.add_argument("name", metavar="NAME")
+    passwd = actions_of_user.add_parser("passwd", parents=[common, stdin],
+                                        help="set a new password")  # fmt: skip
+    passwd.add_argument("name", metavar="NAME")
+    admin_user.set_defaults(func=cmd_admin_user)
     return parser
 
 

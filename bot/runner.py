@@ -179,9 +179,10 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         # The REST channel answers as soon as Sanic is up; wait for the model too.
         _wait_model_loaded(config.port, token, config.startup_timeout)
         shown = "localhost" if config.host in ("0.0.0.0", "::") else config.host  # noqa: S104
+        secret = "KOPRU_ADMIN_TOKEN" if env.get("KOPRU_ADMIN_TOKEN") else "HTTP API token"
         dashboard = (
-            f"http://{shown}:{config.web_port}/ (sign in with the HTTP API token"
-            f"{' or KOPRU_ADMIN_TOKEN' if env.get('KOPRU_ADMIN_TOKEN') else ''})"
+            f"http://{shown}:{config.web_port}/ (an account from `kopru admin-user`, or no "
+            f"username and the {secret} as the password)"
             if config.web_port
             else "off"
         )

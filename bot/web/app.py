@@ -1,12 +1,15 @@
 """create_app: the Sanic app with its route modules, /health, /static and security headers.
 
 Route modules (auth, dashboard, and later the admin pages) each have `register(app)`;
-everything but /health, /login and /static/ needs a sign-in (bot.web.auth.gate).
+everything but /health, /login, /logout and /static/ needs a sign-in (bot.web.auth.gate),
+and changes go through bot.web.auth's guard (admin role and CSRF token).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,10 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json, raw
 
 from bot.web import auth, dashboard
-from bot.web.context import WebContext, session_of, web_of
+from bot.web.accounts import AccountStore, LoginThrottle
+from bot.web.context import WebContext
 from bot.web.data import DataSources, ReportCache
-from bot.web.html import Html, page, render
+from bot.web.html import Html, render
 from bot.web.responses import page_response, redirect, text
 from bot.web.session import Sessions
 from bot.web.settings import WebSettings
@@ -85,33 +89,42 @@ def on_error(request: Any, exception: BaseException) -> HTTPResponse:
         auth.UNAUTHENTICATED_401_PREFIXES
     ):
         return text(message + "\n", status)
-    signed_in = session_of(request)
-    csrf = web_of(request).sessions.signer.csrf_token(signed_in) if signed_in else None
     body = render(
         '<p class="error" role="alert">{}</p><p><a href="/dashboard">Back to the dashboard</a></p>',
         message,
     )
-    return page_response(page(f"Error {status}", Html(body), signout_csrf=csrf), status)
+    return page_response(auth.signed_in_page(request, f"Error {status}", Html(body)), status)
 
 
-def create_app(settings: WebSettings, *, configure_logging: bool = False) -> Sanic:
-    """A new app for `settings` (nothing happens until it is served)."""
+def create_app(
+    settings: WebSettings,
+    *,
+    configure_logging: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> Sanic:
+    """A new app for `settings` (nothing happens until it is served); reads the accounts
+    file now (ConfigError when it is invalid). `clock` is for tests."""
     config = Config()
     config.REGISTER = False  # several apps may live in one process (tests)
     config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
     config.ACCESS_LOG = False
     app = Sanic("kopru_web", config=config, configure_logging=configure_logging)
 
+    accounts = AccountStore(settings.admins_file)  # first: a broken file stops the start
     sources = DataSources(settings.database_url, settings.demo_database_url)
     app.ctx.web = WebContext(
         settings=settings,
-        sessions=Sessions(settings.cookie_secret, settings.session_seconds),
+        sessions=Sessions(
+            settings.cookie_secret, settings.session_seconds, clock, settings.idle_seconds
+        ),
         sources=sources,
         reports=ReportCache(
             sources.report,
             ttl=settings.report_cache_seconds,
             size=settings.report_cache_entries,
         ),
+        accounts=accounts,
+        throttle=LoginThrottle(clock=clock),
     )
     statics = _static_files(STATIC_DIR)
 

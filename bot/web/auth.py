@@ -1,8 +1,22 @@
-"""Signing in with the admin token, signing out, and the gate in front of every other page.
+"""Signing in and out, the gate in front of every other page, and the guard of every change.
+
+Sign in with an account of the accounts file (bot.web.accounts: username, password, role
+admin or viewer), or, to bootstrap a fresh install, with the username empty and the admin
+token (KOPRU_ADMIN_TOKEN, else KOPRU_API_TOKEN; `kopru run` passes its HTTP API token) as
+the password: that is the built-in account "admin" with the role admin. A wrong username and
+a wrong password get the same answer; five failures for a username or an address within five
+minutes block it for a minute (429).
 
 The gate is request middleware, so a page added later is protected without doing anything:
-only /health, /login and /static/ are public. Signed out, pages redirect to the login form
-and image/API routes answer 401.
+only /health, /login, /logout and /static/ are public. Signed out, pages redirect to the
+login form; image routes and every change (POST, PUT, PATCH, DELETE) answer 401. It also
+ends sessions whose account was removed or changed since sign-in.
+
+Routes that change something use the guard (`admin_changes`, or `require_change` inside a
+handler): a session (401), the admin role (403 for a viewer) and the session's CSRF token in
+the form field `csrf` or the header X-CSRF-Token (403). Page handlers build their page with
+`signed_in_page` (who is signed in, and the sign-out button) and put `csrf_token(request)`
+into their forms.
 
 CSRF: the login form carries an HMAC of a nonce kept in a pre-login cookie (double submit);
 the forms of a session carry an HMAC of its id (`Sessions.csrf_ok`). All cookies are HttpOnly
@@ -11,37 +25,78 @@ and SameSite=Strict.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hmac
-from typing import Any
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote
 
 from sanic.response import HTTPResponse
 
-from bot.web.context import session_of, web_of
+from bot.web.accounts import ADMIN, DUMMY_HASH, MAX_PASSWORD, ROLES, verify_password
+from bot.web.context import WebContext, session_of, web_of
 from bot.web.html import Html, page, render
 from bot.web.responses import clear_cookie, page_response, redirect, set_cookie, text
+from bot.web.session import Session
 
 __all__ = [
+    "BUILTIN_ADMIN",
+    "CSRF_FIELD",
+    "CSRF_HEADER",
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "UNAUTHENTICATED_401_PREFIXES",
+    "Refused",
+    "admin_changes",
+    "check_csrf",
+    "csrf_token",
     "gate",
     "register",
+    "require_change",
+    "require_role",
+    "require_session",
     "safe_next",
+    "signed_in_page",
 ]
+
+logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "kopru_session"
 LOGIN_COOKIE = "kopru_login"
 LOGIN_COOKIE_SECONDS = 3600
 HOME = "/dashboard"
+BUILTIN_ADMIN = "admin"  # who signs in with the admin token
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer 0, admin 1
 
-PUBLIC_PATHS = frozenset({"/health", "/login"})
+PUBLIC_PATHS = frozenset({"/health", "/login", "/logout"})
 PUBLIC_PREFIXES = ("/static/",)
 # Signed out, these answer 401 instead of redirecting (images, later JSON).
 UNAUTHENTICATED_401_PREFIXES = ("/dashboard/charts/",)
 
-WRONG_TOKEN = "That token is not valid."  # noqa: S105 - a message
+BAD_SIGN_IN = "The username or password is not right."
+THROTTLED = "Too many failed sign-ins. Please wait a minute, then try again."
 EXPIRED_FORM = "This sign-in form has expired. Please try again."
+SIGN_IN_FIRST = "Please sign in first."
+EXPIRED_CHANGE = "This form has expired. Reload the page and try again."
+VIEWERS_ONLY_LOOK = "Your role ({role}) may look but not change anything."
+
+
+class Refused(Exception):
+    """Raised by the guards: answered with `status` and `message` (by `on_refused`), or with
+    the login form when `sign_in` is set (a page that needs a session)."""
+
+    def __init__(self, status: int, message: str, *, sign_in: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.sign_in = sign_in
 
 
 def safe_next(raw: str | None) -> str:
@@ -59,30 +114,183 @@ def safe_next(raw: str | None) -> str:
     return raw
 
 
-def _login_page(next_path: str, csrf: str, error: str | None) -> Html:
+def _login_url(request: Any) -> str:
+    wanted = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return f"/login?next={quote(safe_next(wanted), safe='')}"
+
+
+# --- the guards (for route handlers) ---------------------------------------------------------
+
+
+def require_session(request: Any) -> Session:
+    """The signed-in session; else Refused: the login form for GET pages, 401 for changes."""
+    session = session_of(request)
+    if session is None:
+        raise Refused(401, SIGN_IN_FIRST, sign_in=request.method in SAFE_METHODS)
+    return session
+
+
+def require_role(request: Any, role: str = ADMIN) -> Session:
+    """The session, if its role is `role` or above (admin > viewer); else Refused 401/403."""
+    session = require_session(request)
+    if _RANK.get(session.role, -1) < _RANK[role]:
+        raise Refused(403, VIEWERS_ONLY_LOOK.format(role=session.role))
+    return session
+
+
+def csrf_token(request: Any) -> str:
+    """The token for the forms of the signed-in session (the hidden field `csrf`)."""
+    return web_of(request).sessions.signer.csrf_token(require_session(request))
+
+
+def check_csrf(request: Any) -> None:
+    """Refused 403 unless the request carries its session's CSRF token (field or header)."""
+    session = session_of(request)
+    token = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+    if session is None or not web_of(request).sessions.csrf_ok(session, token):
+        raise Refused(403, EXPIRED_CHANGE)
+
+
+def require_change(request: Any, role: str = ADMIN) -> Session:
+    """What every change must pass: a session (401), the role (403), the CSRF token (403)."""
+    session = require_role(request, role)
+    check_csrf(request)
+    return session
+
+
+P = ParamSpec("P")
+Handler = Callable[Concatenate[Any, P], Awaitable[HTTPResponse]]
+
+
+def admin_changes(handler: Handler[P]) -> Handler[P]:
+    """Decorate a route handler: GET/HEAD need a session; any other method is a change and
+    needs an admin session and the CSRF token (`require_change`)."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Any, /, *args: P.args, **kwargs: P.kwargs) -> HTTPResponse:
+        if request.method in SAFE_METHODS:
+            require_session(request)
+        else:
+            require_change(request, ADMIN)
+        return await handler(request, *args, **kwargs)
+
+    return guarded
+
+
+def signed_in_page(request: Any, title: str, main: Html) -> Html:
+    """`html.page` with who is signed in and the sign-out button (when someone is)."""
+    session = session_of(request)
+    if session is None:
+        return page(title, main)
+    return page(
+        title,
+        main,
+        signout_csrf=web_of(request).sessions.signer.csrf_token(session),
+        user=(session.username, session.role),
+    )
+
+
+def on_refused(request: Any, exception: Refused) -> HTTPResponse:
+    if exception.sign_in:
+        return redirect(_login_url(request))
+    if str(getattr(request, "path", "")).startswith(UNAUTHENTICATED_401_PREFIXES):
+        return text(exception.message + "\n", exception.status)
+    link = (
+        render('<a href="{}">Sign in</a>', _login_url(request))
+        if exception.status == 401
+        else Html('<a href="/dashboard">Back to the dashboard</a>')
+    )
+    body = render('<p class="error" role="alert">{}</p><p>{}</p>', exception.message, link)
+    title = "Sign in first" if exception.status == 401 else "Not allowed"
+    return page_response(signed_in_page(request, title, body), exception.status)
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Principal:
+    username: str
+    role: str
+    stamp: str
+
+
+def _builtin_stamp(web: WebContext) -> str:
+    return web.sessions.stamp(BUILTIN_ADMIN, ADMIN, "token:" + web.settings.admin_token)
+
+
+def _account_stamp(web: WebContext, username: str) -> str | None:
+    account = web.accounts.get(username)
+    if account is None:
+        return None
+    return web.sessions.stamp(account.username, account.role, "password:" + account.password)
+
+
+def _still_valid(web: WebContext, session: Session) -> bool:
+    """Whether the session's account is as it was at sign-in (not removed, same role and
+    password; for the built-in admin, the same token)."""
+    if session.username == BUILTIN_ADMIN and hmac.compare_digest(
+        session.stamp, _builtin_stamp(web)
+    ):
+        return True
+    stamp = _account_stamp(web, session.username)
+    return stamp is not None and hmac.compare_digest(session.stamp, stamp)
+
+
+async def _authenticate(web: WebContext, username: str, password: str) -> _Principal | None:
+    if len(password) > MAX_PASSWORD or len(username) > 64:
+        return None
+    if not username:  # the bootstrap: the admin token
+        if hmac.compare_digest(password.encode(), web.settings.admin_token.encode()):
+            return _Principal(BUILTIN_ADMIN, ADMIN, _builtin_stamp(web))
+        return None
+    account = web.accounts.get(username)
+    # An unknown name costs as much as a known one: the answer does not tell them apart.
+    encoded = account.password if account is not None else DUMMY_HASH
+    loop = asyncio.get_running_loop()
+    matches = await loop.run_in_executor(None, verify_password, password, encoded)
+    if account is None or not matches:
+        return None
+    stamp = web.sessions.stamp(account.username, account.role, "password:" + account.password)
+    return _Principal(account.username, account.role, stamp)
+
+
+# --- the routes ------------------------------------------------------------------------------
+
+
+def _login_page(next_path: str, csrf: str, username: str, error: str | None) -> Html:
     message = render('<p class="error" role="alert">{}</p>', error) if error else Html("")
     form = render(
         '<section class="login"><h2>Sign in</h2>{message}'
         '<form method="post" action="/login">'
         '<input type="hidden" name="csrf" value="{csrf}">'
         '<input type="hidden" name="next" value="{next}">'
-        '<label for="token">Admin token</label>'
-        '<input id="token" name="token" type="password" autocomplete="current-password" '
-        "required autofocus>"
+        '<label for="username">Username</label>'
+        '<input id="username" name="username" type="text" value="{username}" '
+        'autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="64" '
+        "autofocus>"
+        '<label for="password">Password</label>'
+        '<input id="password" name="password" type="password" '
+        'autocomplete="current-password" required>'
         '<button type="submit">Sign in</button></form>'
-        '<p class="hint">The token is KOPRU_ADMIN_TOKEN (or KOPRU_API_TOKEN), or the one '
-        "<code>kopru web</code> printed at start.</p></section>",
+        '<p class="hint">No account yet? Leave the username empty and enter the admin token as '
+        "the password: the HTTP API token that <code>kopru run</code> prints (or "
+        "KOPRU_ADMIN_TOKEN, KOPRU_API_TOKEN, or the one <code>kopru web</code> printed). "
+        "Accounts are made with <code>kopru admin-user add NAME</code>.</p></section>",
         message=message,
         csrf=csrf,
         next=next_path,
+        username=username,
     )
     return page("Sign in", form)
 
 
-def _login_response(request: Any, next_path: str, error: str | None, status: int) -> HTTPResponse:
+def _login_response(
+    request: Any, next_path: str, error: str | None, status: int, username: str = ""
+) -> HTTPResponse:
     web = web_of(request)
     nonce, csrf = web.sessions.new_login_nonce()
-    response = page_response(_login_page(next_path, csrf, error), status)
+    response = page_response(_login_page(next_path, csrf, username, error), status)
     secure = web.settings.secure_cookies
     set_cookie(
         response, LOGIN_COOKIE, nonce, max_age=LOGIN_COOKIE_SECONDS, path="/login", secure=secure
@@ -101,12 +309,23 @@ async def login(request: Any) -> HTTPResponse:
     web = web_of(request)
     form = request.form
     next_path = safe_next(form.get("next"))
+    username = (form.get("username") or "").strip().lower()[:64]
     if not web.sessions.login_csrf_ok(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
-        return _login_response(request, next_path, EXPIRED_FORM, 403)
-    token = (form.get("token") or "").encode()
-    if not hmac.compare_digest(token, web.settings.admin_token.encode()):
-        return _login_response(request, next_path, WRONG_TOKEN, 401)
-    _session, value = web.sessions.issue()
+        return _login_response(request, next_path, EXPIRED_FORM, 403, username)
+    keys = (f"user:{username}", f"address:{request.ip or '?'}")
+    wait = web.throttle.retry_after(keys)
+    if wait > 0:
+        response = _login_response(request, next_path, THROTTLED, 429, username)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    principal = await _authenticate(web, username, form.get("password") or "")
+    if principal is None:
+        web.throttle.failed(keys)
+        logger.warning("Failed sign-in as %r from %s", username, request.ip)
+        return _login_response(request, next_path, BAD_SIGN_IN, 401, username)
+    web.throttle.succeeded(keys[:1])
+    logger.info("%s signed in (%s) from %s", principal.username, principal.role, request.ip)
+    _session, value = web.sessions.issue(principal.username, principal.role, principal.stamp)
     response = redirect(next_path)
     secure = web.settings.secure_cookies
     set_cookie(response, SESSION_COOKIE, value, max_age=web.sessions.lifetime, secure=secure)
@@ -116,8 +335,13 @@ async def login(request: Any) -> HTTPResponse:
 
 async def logout(request: Any) -> HTTPResponse:
     web = web_of(request)
+    secure = web.settings.secure_cookies
     session = session_of(request)
-    if session is None or not web.sessions.csrf_ok(session, request.form.get("csrf")):
+    if session is None:  # signed out already (expired, idle, or another tab)
+        response = redirect("/login")
+        clear_cookie(response, SESSION_COOKIE, secure=secure)
+        return response
+    if not web.sessions.csrf_ok(session, request.form.get(CSRF_FIELD)):
         expired = Html(
             '<p class="error" role="alert">This sign-out form has expired. '
             '<a href="/dashboard">Back to the dashboard</a></p>'
@@ -125,7 +349,7 @@ async def logout(request: Any) -> HTTPResponse:
         return page_response(page("Sign out", expired), 403)
     web.sessions.revoke(session)
     response = redirect("/login")
-    clear_cookie(response, SESSION_COOKIE, secure=web.settings.secure_cookies)
+    clear_cookie(response, SESSION_COOKIE, secure=secure)
     return response
 
 
@@ -135,17 +359,23 @@ def _public(path: str) -> bool:
 
 async def gate(request: Any) -> HTTPResponse | None:
     """Request middleware: note the session; turn away the signed-out from private paths."""
-    request.ctx.session = web_of(request).sessions.verify(request.cookies.get(SESSION_COOKIE))
-    if request.ctx.session is not None or _public(request.path):
+    web = web_of(request)
+    session = web.sessions.verify(request.cookies.get(SESSION_COOKIE))
+    if session is not None and not _still_valid(web, session):
+        session = None
+    request.ctx.session = session
+    if session is not None or _public(request.path):
         return None
     if request.path.startswith(UNAUTHENTICATED_401_PREFIXES):
         return text("Sign in first.\n", 401)
-    wanted = request.path + (f"?{request.query_string}" if request.query_string else "")
-    return redirect(f"/login?next={quote(safe_next(wanted), safe='')}")
+    if request.method not in SAFE_METHODS:
+        return on_refused(request, Refused(401, SIGN_IN_FIRST))
+    return redirect(_login_url(request))
 
 
 def register(app: Any) -> None:
     app.register_middleware(gate, "request")
+    app.error_handler.add(Refused, on_refused)
     app.add_route(login_form, "/login", methods=["GET"], name="login_form")
     app.add_route(login, "/login", methods=["POST"], name="login")
     app.add_route(logout, "/logout", methods=["POST"], name="logout")

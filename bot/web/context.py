@@ -1,10 +1,11 @@
-"""The app's shared state (settings, sessions, data), kept on `app.ctx.web`."""
+"""The app's shared state (settings, sessions, accounts, data), kept on `app.ctx.web`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from bot.web.accounts import AccountStore, LoginThrottle
 from bot.web.data import DataSources, ReportCache
 from bot.web.session import Session, Sessions
 from bot.web.settings import WebSettings
@@ -18,6 +19,8 @@ class WebContext:
     sessions: Sessions
     sources: DataSources
     reports: ReportCache
+    accounts: AccountStore
+    throttle: LoginThrottle
 
 
 def web_of(request: Any) -> WebContext:

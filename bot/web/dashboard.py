@@ -88,6 +88,7 @@ async def dashboard(request: Any) -> HTTPResponse:
         demo_available=web.sources.available(DEMO),
         csrf=web.sessions.signer.csrf_token(session),
         error=query.error,
+        user=(session.username, session.role),
     )
     if query.days is None:
         return page_response(render_dashboard(view), 400)

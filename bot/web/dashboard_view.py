@@ -48,6 +48,7 @@ class DashboardView:
     report: Report | None = None
     label: str = ""  # the period as shown, e.g. "2026-11-02 – 2026-11-08"
     error: str | None = None
+    user: tuple[str, str] | None = None  # (username, role) of the signed-in account
 
 
 def _period_form(view: DashboardView) -> Html:
@@ -239,4 +240,4 @@ def render_dashboard(view: DashboardView) -> Html:
             _charts(view),
             _tables(view.report),
         ]
-    return page(TITLE, join(body), signout_csrf=view.csrf)
+    return page(TITLE, join(body), signout_csrf=view.csrf, user=view.user)

@@ -69,8 +69,15 @@ def table(
     )
 
 
-def page(title: str, main: Html, *, signout_csrf: str | None = None) -> Html:
-    """A whole document: the header (with a sign-out button when signed in) and `main`."""
+def page(
+    title: str,
+    main: Html,
+    *,
+    signout_csrf: str | None = None,
+    user: tuple[str, str] | None = None,
+) -> Html:
+    """A whole document: the header (who is signed in, as what, and a sign-out button when
+    signed in) and `main`. `user` is (username, role)."""
     signout = Html("")
     if signout_csrf is not None:
         signout = render(
@@ -78,6 +85,15 @@ def page(title: str, main: Html, *, signout_csrf: str | None = None) -> Html:
             '<input type="hidden" name="csrf" value="{}">'
             '<button type="submit">Sign out</button></form>',
             signout_csrf,
+        )
+    if user is not None:
+        signout = render(
+            '<div class="account"><span class="who">Signed in as <strong>{}</strong> '
+            '<span class="role role-{}">{}</span></span>{}</div>',
+            user[0],
+            user[1],
+            user[1],
+            signout,
         )
     return render(
         "<!doctype html>\n"

@@ -1,4 +1,4 @@
-"""What the web app needs to know: its databases, the admin token and the cookie secret."""
+"""What the web app needs to know: its databases, accounts, admin token and cookie secret."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.settings import Settings
+from bot.web.accounts import admins_file_from_env
+from bot.web.session import IDLE_SECONDS
 
 __all__ = ["WebSettings"]
 
@@ -26,7 +29,10 @@ class WebSettings:
     # The zone in which the dashboard's dates are whole days.
     timezone: dt.tzinfo = dt.timezone.utc
     admin_token_generated: bool = False  # the token was made up here: print it
+    # The accounts file (bot.web.accounts); None: only the admin token signs in.
+    admins_file: Path | None = None
     session_seconds: int = SESSION_SECONDS
+    idle_seconds: int = IDLE_SECONDS  # a session unused this long ends
     # Send cookies with Secure (only when the app is served over HTTPS, e.g. behind a proxy).
     secure_cookies: bool = False
     report_cache_seconds: float = 60.0
@@ -37,6 +43,8 @@ class WebSettings:
             raise ConfigError("the admin token must not be empty")
         if len(self.cookie_secret) < MIN_SECRET_LENGTH:
             raise ConfigError(f"the cookie secret must be {MIN_SECRET_LENGTH} bytes or longer")
+        if self.session_seconds <= 0 or self.idle_seconds <= 0:
+            raise ConfigError("session lifetimes must be positive")
 
     @classmethod
     def from_env(
@@ -47,8 +55,9 @@ class WebSettings:
         demo_database_url: str | None = None,
     ) -> WebSettings:
         """From KOPRU_ADMIN_TOKEN (else KOPRU_API_TOKEN; else a generated token),
-        KOPRU_WEB_SECRET (else random per process), KOPRU_WEB_SECURE_COOKIES and the store
-        settings of `bot.settings.Settings`; explicit URLs win over the environment."""
+        KOPRU_ADMINS_FILE (else admins.yml in the var directory), KOPRU_WEB_SECRET (else
+        random per process), KOPRU_WEB_SECURE_COOKIES and the store settings of
+        `bot.settings.Settings`; explicit URLs win over the environment."""
         env = os.environ if env is None else env
         base = Settings.from_env(env)
         token = env.get("KOPRU_ADMIN_TOKEN") or env.get("KOPRU_API_TOKEN") or ""
@@ -64,5 +73,6 @@ class WebSettings:
             admin_token=token or secrets.token_urlsafe(24),
             cookie_secret=secret.encode() if secret else secrets.token_bytes(32),
             admin_token_generated=not token,
+            admins_file=admins_file_from_env(env),
             secure_cookies=secure in ("1", "true", "yes"),
         )

@@ -213,9 +213,16 @@ def form_csrf(page: str) -> str:
 
 
 async def sign_in(client: httpx.AsyncClient, token: str = TOKEN, **extra: str) -> httpx.Response:
+    """Sign in with the admin token (the username empty): the built-in admin."""
     form = await client.get("/login")
     assert form.status_code == 200
-    data = {"csrf": form_csrf(form.text), "token": token, "next": "/dashboard", **extra}
+    data = {
+        "csrf": form_csrf(form.text),
+        "username": "",
+        "password": token,
+        "next": "/dashboard",
+        **extra,
+    }
     return await client.post("/login", data=data)
 
 
@@ -261,8 +268,8 @@ async def test_pages_need_a_sign_in(client: httpx.AsyncClient) -> None:
 async def test_wrong_token_shows_the_form_again(client: httpx.AsyncClient) -> None:
     answer = await sign_in(client, token="wrong-token-xyz")
     assert answer.status_code == 401
-    assert "That token is not valid." in answer.text
-    assert 'name="token"' in answer.text
+    assert "The username or password is not right." in answer.text
+    assert 'name="password"' in answer.text
     assert "wrong-token-xyz" not in answer.text
     assert TOKEN not in answer.text
     assert SESSION_COOKIE not in answer.headers.get("set-cookie", "")
@@ -274,10 +281,10 @@ async def test_login_needs_its_form_token(client: httpx.AsyncClient) -> None:
     # Forged elsewhere: no pre-login cookie, or a token that does not match it.
     other = httpx.AsyncClient(base_url=str(client.base_url))
     async with other:
-        forged = await other.post("/login", data={"csrf": form_csrf(form.text), "token": TOKEN})
+        forged = await other.post("/login", data={"csrf": form_csrf(form.text), "password": TOKEN})
     assert forged.status_code == 403
     assert "expired" in forged.text
-    wrong = await client.post("/login", data={"csrf": "0" * 64, "token": TOKEN})
+    wrong = await client.post("/login", data={"csrf": "0" * 64, "password": TOKEN})
     assert wrong.status_code == 403
     assert (await client.get("/dashboard")).status_code == 303
 
@@ -292,6 +299,7 @@ async def test_sign_in_and_out(client: httpx.AsyncClient) -> None:
     assert any(c.startswith(f"{LOGIN_COOKIE}=;") for c in answer.headers.get_list("set-cookie"))
     page = await client.get("/dashboard", params=WEEK)
     assert page.status_code == 200
+    assert "Signed in as <strong>admin</strong>" in page.text
     # Signed in, the login page sends you on.
     assert (await client.get("/login")).headers["location"] == "/dashboard"
     assert (await client.get("/")).headers["location"] == "/dashboard"
@@ -307,6 +315,9 @@ async def test_sign_in_and_out(client: httpx.AsyncClient) -> None:
     # The cookie of a signed-out session no longer works, even if copied before.
     client.cookies.set(SESSION_COOKIE, stolen)
     assert (await client.get("/dashboard")).status_code == 303
+    # Signing out again (another tab) just shows the login form.
+    again = await client.post("/logout", data={"csrf": form_csrf(page.text)})
+    assert (again.status_code, again.headers["location"]) == (303, "/login")
 
 
 async def test_next_page_after_sign_in(client: httpx.AsyncClient) -> None:
@@ -317,24 +328,37 @@ async def test_next_page_after_sign_in(client: httpx.AsyncClient) -> None:
     assert answer.headers["location"] == "/dashboard"
 
 
-@pytest.mark.parametrize("kind", ["tampered", "other secret", "expired", "garbage"])
+def builtin_admin(signer: SessionSigner, now: float, lifetime: int) -> str:
+    """A cookie for the built-in admin (signed in with TOKEN)."""
+    stamp = signer.stamp("admin", "admin", "token:" + TOKEN)
+    return signer.issue(now, lifetime, "admin", "admin", stamp)[1]
+
+
+@pytest.mark.parametrize(
+    "kind", ["tampered", "other secret", "expired", "other token", "garbage", "old format"]
+)
 async def test_bad_session_cookies_are_refused(client: httpx.AsyncClient, kind: str) -> None:
     now = time.time()
     if kind == "tampered":
-        _, value = SessionSigner(SECRET).issue(now, 3600)
+        value = builtin_admin(SessionSigner(SECRET), now, 3600)
         value = value[:-1] + ("0" if value[-1] != "0" else "1")
     elif kind == "other secret":
-        _, value = SessionSigner(b"o" * 32).issue(now, 3600)
+        value = builtin_admin(SessionSigner(b"o" * 32), now, 3600)
     elif kind == "expired":
-        _, value = SessionSigner(SECRET).issue(now - 9 * 3600, 8 * 3600)
+        value = builtin_admin(SessionSigner(SECRET), now - 9 * 3600, 8 * 3600)
+    elif kind == "other token":  # signed in before the admin token changed
+        signer = SessionSigner(SECRET)
+        stamp = signer.stamp("admin", "admin", "token:old-token")
+        value = signer.issue(now, 3600, "admin", "admin", stamp)[1]
+    elif kind == "garbage":
+        value = "v2.9999999999.x.y.z.w.v"
     else:
         value = "v1.9999999999.x.y"
     client.cookies.set(SESSION_COOKIE, value)
     assert (await client.get("/dashboard")).status_code == 303
     assert (await client.get("/dashboard/charts/nps_per_week.png")).status_code == 401
     # The same signer with the app's secret and a valid expiry is accepted.
-    _, good = SessionSigner(SECRET).issue(now, 3600)
-    client.cookies.set(SESSION_COOKIE, good)
+    client.cookies.set(SESSION_COOKIE, builtin_admin(SessionSigner(SECRET), now, 3600))
     assert (await client.get("/dashboard", params=WEEK)).status_code == 200
 
 

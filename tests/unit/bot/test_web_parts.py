@@ -27,8 +27,13 @@ TODAY = dt.date(2026, 11, 23)
 
 def test_a_session_cookie_verifies_until_it_expires() -> None:
     signer = SessionSigner(SECRET)
-    session, value = signer.issue(NOW, 3600)
+    session, value = signer.issue(NOW, 3600, "ayşe.k@x", "viewer", "0123456789abcdef")
     assert session.expires == int(NOW) + 3600
+    assert (session.username, session.role, session.stamp) == (
+        "ayşe.k@x",
+        "viewer",
+        "0123456789abcdef",
+    )
     assert signer.verify(value, NOW) == session
     assert signer.verify(value, NOW + 3599) == session
     assert signer.verify(value, NOW + 3600) is None
@@ -38,8 +43,10 @@ def test_a_session_cookie_verifies_until_it_expires() -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda v: v.replace("v1.", "v2.", 1),
+        lambda v: v.replace("v2.", "v1.", 1),
         lambda v: v.replace(v.split(".")[1], str(int(v.split(".")[1]) + 1), 1),
+        lambda v: v.replace(".viewer.", ".admin.", 1),  # a viewer making itself admin
+        lambda v: v.replace(v.split(".")[3], "YWRtaW4", 1),  # another username ("admin")
         lambda v: v[:-2],
         lambda v: v + "0",
         lambda v: v + ".x",
@@ -49,16 +56,16 @@ def test_a_session_cookie_verifies_until_it_expires() -> None:
 )
 def test_a_changed_session_cookie_is_refused(change: object) -> None:
     signer = SessionSigner(SECRET)
-    _, value = signer.issue(NOW, 3600)
+    _, value = signer.issue(NOW, 3600, "ayse", "viewer", "0123456789abcdef")
     assert callable(change)
     assert signer.verify(change(value), NOW) is None
 
 
 def test_purposes_do_not_mix() -> None:
     signer = SessionSigner(SECRET)
-    session, value = signer.issue(NOW, 3600)
+    session, value = signer.issue(NOW, 3600, "ayse", "admin", "0123456789abcdef")
     # A CSRF token is no session signature, and the login token is tied to its nonce.
-    forged = ".".join([*value.split(".")[:3], signer.csrf_token(session)])
+    forged = ".".join([*value.split(".")[:6], signer.csrf_token(session)])
     assert signer.verify(forged, NOW) is None
     assert signer.login_csrf_token(session.id) != signer.csrf_token(session)
 
@@ -66,8 +73,8 @@ def test_purposes_do_not_mix() -> None:
 def test_sign_out_revokes_and_csrf_is_per_session() -> None:
     clock = [NOW]
     sessions = Sessions(SECRET, 3600, clock=lambda: clock[0])
-    session, value = sessions.issue()
-    other, _ = sessions.issue()
+    session, value = sessions.issue("ayse", "admin", "0123456789abcdef")
+    other, _ = sessions.issue("ayse", "admin", "0123456789abcdef")
     assert sessions.verify(value) == session
     token = sessions.signer.csrf_token(session)
     assert sessions.csrf_ok(session, token)
@@ -90,7 +97,7 @@ def test_login_csrf_is_a_double_submit() -> None:
     assert not sessions.login_csrf_ok(None, token)
     assert not sessions.login_csrf_ok(nonce, None)
     assert not sessions.login_csrf_ok("bad nonce!", token)
-    assert Session("x", 1) != Session("y", 1)
+    assert Session("x", 1, "a", "admin", "") != Session("y", 1, "a", "admin", "")
 
 
 @pytest.mark.parametrize(
@@ -231,6 +238,10 @@ def test_settings_from_env(tmp_path: Path) -> None:
     assert not settings.admin_token_generated
     assert settings.database_url == f"sqlite:///{tmp_path / 'kopru.db'}"
     assert settings.demo_database_url == f"sqlite:///{tmp_path / 'demo.db'}"
+    assert settings.admins_file == tmp_path / "admins.yml"
+    assert WebSettings.from_env({**env, "KOPRU_ADMINS_FILE": "/etc/k.yml"}).admins_file == Path(
+        "/etc/k.yml"
+    )
     assert len(settings.cookie_secret) >= 32
     assert "api-token" not in repr(settings)
     assert settings.cookie_secret != WebSettings.from_env(env).cookie_secret  # per process
