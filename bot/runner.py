@@ -161,7 +161,14 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         supervisor.start_action_server(config.action_port, env, config.root)
         if config.web_port:
             # Signed in with the same token as the HTTP API unless KOPRU_ADMIN_TOKEN says.
-            web_env = {**env, "KOPRU_ADMIN_TOKEN": env.get("KOPRU_ADMIN_TOKEN") or token}
+            web_env = {
+                **env,
+                "KOPRU_ADMIN_TOKEN": env.get("KOPRU_ADMIN_TOKEN") or token,
+                # The admin pages train and switch the running Rasa server's model.
+                "KOPRU_RASA_URL": f"http://127.0.0.1:{config.port}",
+                "KOPRU_API_TOKEN": token,
+                "KOPRU_MODELS_DIR": env.get("KOPRU_MODELS_DIR") or str(config.model.parent),
+            }
             supervisor.start_web(config.host, config.web_port, web_env, config.root)
         supervisor.start(
             "rasa server",

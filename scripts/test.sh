@@ -6,6 +6,17 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 
+echo "== browser for the admin app's browser tests (Debian's Chromium; no browser download)"
+if ! command -v chromium >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+    else
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+    fi
+fi
+chromium --version
+
 echo "== ruff and mypy"
 .venv/bin/ruff check bot channels actions tests scripts bench
 .venv/bin/ruff format --check bot channels actions tests scripts bench
