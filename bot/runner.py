@@ -81,6 +81,10 @@ class Supervisor:
         )  # fmt: skip
 
     def start_action_server(self, port: int, env: dict[str, str], cwd: Path) -> None:
+        # While the Rasa server loads a new model its event loop is busy for seconds; a
+        # connection it opened to the action server just before must not be closed under
+        # it by Sanic's default 5 s keep-alive (the customer would get no answer).
+        env = {**env, "SANIC_KEEP_ALIVE_TIMEOUT": env.get("SANIC_KEEP_ALIVE_TIMEOUT") or "75"}
         self.start(
             "action server",
             [sys.executable, "-m", "bot.cli", "actions", "--port", str(port)],

@@ -75,13 +75,18 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False, quiet: bo
     with _exclusive(models_dir / ".train.lock"):
         if target.exists() and not force:
             return target
+        # Rasa writes the archive in place: train under a temporary name and rename it
+        # when complete, so an interrupted training never leaves a truncated model that
+        # would later count as the model for this data.
+        partial = target.with_name(f".partial-{target.name}")
+        partial.unlink(missing_ok=True)
         command = [
             sys.executable, "-m", "rasa", "train",
             "--config", str(root / "config.yml"),
             "--domain", str(root / "domain.yml"),
             "--data", str(root / "data"),
             "--out", str(models_dir),
-            "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+            "--fixed-model-name", partial.name.removesuffix(".tar.gz"),
         ]  # fmt: skip
         result = subprocess.run(  # noqa: S603 - fixed argv, no shell
             command,
@@ -92,7 +97,9 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False, quiet: bo
             text=True,
             check=False,
         )
-        if result.returncode != 0 or not target.exists():
+        if result.returncode != 0 or not partial.exists():
+            partial.unlink(missing_ok=True)
             tail = (result.stdout or "")[-4000:] if quiet else ""
             raise TrainingFailed(f"rasa train failed (exit {result.returncode})\n{tail}")
+        os.replace(partial, target)
         return target

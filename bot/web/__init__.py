@@ -1,4 +1,4 @@
-"""Köprü's web app (login and dashboard; see bot.webapp), one small module per job.
+"""Köprü's web app (login, dashboard and admin pages; see bot.webapp), one small module per job.
 
 settings  WebSettings: databases, admin token, cookie secret
 session   signed session cookies and CSRF tokens (stdlib HMAC)
@@ -9,5 +9,8 @@ auth      the sign-in gate, /login and /logout
 data      the live and demo stores, and the per-period report cache
 dashboard /dashboard and its chart images
 dashboard_view  the dashboard page as HTML (pure)
+tracker   Rasa's SQL tracker store, read for the review page
+admin     the admin pages' routes (admin_intents, admin_answers, admin_training, admin_review),
+          their state on app.ctx.admin (admin_context) and shared HTML (admin_view)
 app       create_app: wires the above together with /health, /static and security headers
 """

@@ -1,6 +1,6 @@
 """create_app: the Sanic app with its route modules, /health, /static and security headers.
 
-Route modules (auth, dashboard, and later the admin pages) each have `register(app)`;
+Route modules (auth, dashboard, and the admin pages: bot.web.admin) each have `register(app)`;
 everything but /health, /login, /logout and /static/ needs a sign-in (bot.web.auth.gate),
 and changes go through bot.web.auth's guard (admin role and CSRF token).
 """
@@ -18,7 +18,7 @@ from sanic.config import Config
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json, raw
 
-from bot.web import auth, dashboard
+from bot.web import admin, auth, dashboard
 from bot.web.accounts import AccountStore, LoginThrottle
 from bot.web.context import WebContext
 from bot.web.data import DataSources, ReportCache
@@ -141,6 +141,7 @@ def create_app(
 
     auth.register(app)
     dashboard.register(app)
+    admin.register(app)
     app.add_route(health, "/health", methods=["GET"], name="health")
     app.add_route(home, "/", methods=["GET"], name="home")
     app.add_route(static, "/static/<name>", methods=["GET"], name="static")

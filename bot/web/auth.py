@@ -177,16 +177,19 @@ def admin_changes(handler: Handler[P]) -> Handler[P]:
     return guarded
 
 
-def signed_in_page(request: Any, title: str, main: Html) -> Html:
-    """`html.page` with who is signed in and the sign-out button (when someone is)."""
+def signed_in_page(request: Any, title: str, main: Html, *, refresh: int | None = None) -> Html:
+    """`html.page` with who is signed in, the sign-out button and the bar of sections (when
+    someone is); `refresh`: reload after so many seconds."""
     session = session_of(request)
     if session is None:
-        return page(title, main)
+        return page(title, main, refresh=refresh)
     return page(
         title,
         main,
         signout_csrf=web_of(request).sessions.signer.csrf_token(session),
         user=(session.username, session.role),
+        current=str(getattr(request, "path", "")) or None,
+        refresh=refresh,
     )
 
 
@@ -289,7 +292,13 @@ def _login_response(
     request: Any, next_path: str, error: str | None, status: int, username: str = ""
 ) -> HTTPResponse:
     web = web_of(request)
-    nonce, csrf = web.sessions.new_login_nonce()
+    # Keep the nonce of a login form already open: a browser fetching /favicon.ico (sent
+    # here while signed out) must not invalidate the form it is showing.
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if nonce and web.sessions.login_nonce_ok(nonce):
+        csrf = web.sessions.signer.login_csrf_token(nonce)
+    else:
+        nonce, csrf = web.sessions.new_login_nonce()
     response = page_response(_login_page(next_path, csrf, username, error), status)
     secure = web.settings.secure_cookies
     set_cookie(

@@ -240,4 +240,4 @@ def render_dashboard(view: DashboardView) -> Html:
             _charts(view),
             _tables(view.report),
         ]
-    return page(TITLE, join(body), signout_csrf=view.csrf, user=view.user)
+    return page(TITLE, join(body), signout_csrf=view.csrf, user=view.user, current="/dashboard")

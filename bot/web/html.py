@@ -10,9 +10,17 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-__all__ = ["TITLE", "Html", "esc", "join", "page", "render", "table"]
+__all__ = ["NAV", "TITLE", "Html", "esc", "join", "nav", "page", "render", "table"]
 
 TITLE = "Köprü — support dashboard"
+# The sections of the signed-in app: (path, label).
+NAV = (
+    ("/dashboard", "Dashboard"),
+    ("/admin/intents", "Intents"),
+    ("/admin/answers", "Answers"),
+    ("/admin/training", "Train"),
+    ("/admin/review", "Review"),
+)
 
 
 class Html(str):
@@ -69,15 +77,31 @@ def table(
     )
 
 
+def nav(current: str | None) -> Html:
+    """The bar of sections; the one `current` (a request path) is in is marked."""
+
+    def item(path: str, label: str) -> Html:
+        here = current is not None and (current == path or current.startswith(path + "/"))
+        mark = Html(' aria-current="page"') if here else Html("")
+        return render('<li><a href="{}"{}>{}</a></li>', path, mark, label)
+
+    items = join((item(path, label) for path, label in NAV), "")
+    return render('<nav class="sections" aria-label="Sections"><ul>{}</ul></nav>\n', items)
+
+
 def page(
     title: str,
     main: Html,
     *,
     signout_csrf: str | None = None,
     user: tuple[str, str] | None = None,
+    current: str | None = None,
+    refresh: int | None = None,
 ) -> Html:
     """A whole document: the header (who is signed in, as what, and a sign-out button when
-    signed in) and `main`. `user` is (username, role)."""
+    signed in; then the bar of sections) and `main`. `user` is (username, role); `current`
+    the request path (its section is marked); `refresh` reloads the page after so many
+    seconds (a meta refresh: no script)."""
     signout = Html("")
     if signout_csrf is not None:
         signout = render(
@@ -95,19 +119,27 @@ def page(
             user[1],
             signout,
         )
+    sections = nav(current) if user is not None else Html("")
+    reload = Html("")
+    if refresh is not None:
+        reload = render('<meta http-equiv="refresh" content="{}">\n', max(1, int(refresh)))
     return render(
         "<!doctype html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="referrer" content="no-referrer">\n'
+        "{reload}"
         "<title>{title}</title>\n"
         '<link rel="stylesheet" href="/static/dashboard.css">\n'
         "</head>\n<body>\n"
         '<header class="top"><h1>{heading}</h1>{signout}</header>\n'
+        "{sections}"
         "<main>\n{main}\n</main>\n"
         "</body>\n</html>\n",
         title=title if title == TITLE else f"{title} · {TITLE}",
         heading=TITLE,
         signout=signout,
+        sections=sections,
+        reload=reload,
         main=main,
     )

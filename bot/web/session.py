@@ -191,6 +191,10 @@ class Sessions:
         nonce = secrets.token_urlsafe(24)
         return nonce, self.signer.login_csrf_token(nonce)
 
+    def login_nonce_ok(self, nonce: str) -> bool:
+        """Whether `nonce` has the shape of one this app hands out."""
+        return bool(_ID.fullmatch(nonce))
+
     def login_csrf_ok(self, nonce: str | None, token: str | None) -> bool:
         if not nonce or not token or not _ID.fullmatch(nonce):
             return False

@@ -1,4 +1,5 @@
-"""What the web app needs to know: its databases, accounts, admin token and cookie secret."""
+"""What the web app needs to know: its databases, accounts, admin token and cookie secret,
+and for the admin pages the project, its models, the Rasa server and its tracker store."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import ConfigError
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from bot.web.accounts import admins_file_from_env
 from bot.web.session import IDLE_SECONDS
 
@@ -18,6 +19,9 @@ __all__ = ["WebSettings"]
 
 SESSION_SECONDS = 8 * 3600
 MIN_SECRET_LENGTH = 16
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+REVIEW_DAYS = 7
+REVIEW_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,17 @@ class WebSettings:
     secure_cookies: bool = False
     report_cache_seconds: float = 60.0
     report_cache_entries: int = 32
+    # The admin pages. The project whose data/ and domain.yml they edit and train:
+    project_root: Path = PROJECT_ROOT
+    models_dir: Path | None = None  # None: project_root / "models" (see `models_path`)
+    # The running Rasa server's HTTP API (`rasa run --enable-api --auth-token`), to switch
+    # models; `kopru run` passes both.
+    rasa_url: str = DEFAULT_RASA_URL
+    rasa_token: str = field(default="", repr=False)
+    # Rasa's SQL tracker store, read by the review page; None: from endpoints.yml.
+    tracker_db_url: str | None = field(default=None, repr=False)
+    review_days: int = REVIEW_DAYS  # the review page's default period
+    review_limit: int = REVIEW_LIMIT  # at most this many items per list
 
     def __post_init__(self) -> None:
         if not self.admin_token:
@@ -45,6 +60,14 @@ class WebSettings:
             raise ConfigError(f"the cookie secret must be {MIN_SECRET_LENGTH} bytes or longer")
         if self.session_seconds <= 0 or self.idle_seconds <= 0:
             raise ConfigError("session lifetimes must be positive")
+        if self.review_days <= 0 or self.review_limit <= 0:
+            raise ConfigError("the review period and limit must be positive")
+        if not self.rasa_url.startswith(("http://", "https://")):
+            raise ConfigError(f"the Rasa server's URL must be http(s)://..., got {self.rasa_url!r}")
+
+    def models_path(self) -> Path:
+        """Where the trained models are (KOPRU_MODELS_DIR, else the project's models/)."""
+        return self.models_dir or self.project_root / "models"
 
     @classmethod
     def from_env(
@@ -57,7 +80,12 @@ class WebSettings:
         """From KOPRU_ADMIN_TOKEN (else KOPRU_API_TOKEN; else a generated token),
         KOPRU_ADMINS_FILE (else admins.yml in the var directory), KOPRU_WEB_SECRET (else
         random per process), KOPRU_WEB_SECURE_COOKIES and the store settings of
-        `bot.settings.Settings`; explicit URLs win over the environment."""
+        `bot.settings.Settings`; explicit URLs win over the environment.
+
+        The admin pages: KOPRU_RASA_URL (else http://127.0.0.1:5005) and KOPRU_API_TOKEN
+        (the Rasa server's HTTP API), KOPRU_MODELS_DIR (else models/ of the project) and
+        KOPRU_TRACKER_DB_URL (else the SQL tracker store of the project's endpoints.yml);
+        KOPRU_PROJECT_ROOT, the project whose data the admin pages edit (else this one)."""
         env = os.environ if env is None else env
         base = Settings.from_env(env)
         token = env.get("KOPRU_ADMIN_TOKEN") or env.get("KOPRU_API_TOKEN") or ""
@@ -75,4 +103,10 @@ class WebSettings:
             admin_token_generated=not token,
             admins_file=admins_file_from_env(env),
             secure_cookies=secure in ("1", "true", "yes"),
+            # The admin pages edit this project's data/ and domain.yml (tests: a copy).
+            project_root=Path(env.get("KOPRU_PROJECT_ROOT") or PROJECT_ROOT),
+            models_dir=Path(env["KOPRU_MODELS_DIR"]) if env.get("KOPRU_MODELS_DIR") else None,
+            rasa_url=(env.get("KOPRU_RASA_URL") or DEFAULT_RASA_URL).rstrip("/"),
+            rasa_token=env.get("KOPRU_API_TOKEN") or "",
+            tracker_db_url=env.get("KOPRU_TRACKER_DB_URL") or None,
         )

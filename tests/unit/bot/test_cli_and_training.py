@@ -76,3 +76,17 @@ def test_run_refuses_a_half_configured_slack_desk_before_starting_anything(
     code = run(config, {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
     assert code == 2
     assert "SLACK_AGENT_CHANNEL" in capsys.readouterr().err
+
+
+def test_the_action_server_keeps_connections_open_through_a_model_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.runner import Supervisor
+
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr(
+        Supervisor, "start", lambda self, name, argv, health, env, cwd: started.append(env)
+    )
+    Supervisor().start_action_server(5055, {"PATH": "/bin"}, PROJECT_ROOT)
+    assert started[0]["SANIC_KEEP_ALIVE_TIMEOUT"] == "75"
+    assert started[0]["PATH"] == "/bin"

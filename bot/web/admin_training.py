@@ -1,0 +1,334 @@
+"""/admin/training: train a new model in the background (bot.trainer), follow its stage,
+percentage and log, and switch the running bot to a model (bot.models): the new one when
+its training succeeds, or any earlier one with one click (a rollback).
+
+A failed training says why and activates nothing. The page reloads itself every few
+seconds while a training runs (a meta refresh: the pages have no script).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sanic.response import HTTPResponse
+
+from bot.errors import KopruError
+from bot.models import ModelInfo, RasaServerError
+from bot.trainer import TrainingInProgress, TrainingJob
+from bot.training import data_fingerprint
+from bot.web.admin_context import AdminContext, admin_of
+from bot.web.admin_view import admin_page, can_change, csrf_field, notify, run, timestamp
+from bot.web.auth import require_change
+from bot.web.html import Html, join, render, table
+from bot.web.responses import redirect
+
+__all__ = ["LOG_LINES_SHOWN", "REFRESH_SECONDS", "register"]
+
+logger = logging.getLogger(__name__)
+
+PATH = "/admin/training"
+REFRESH_SECONDS = 2
+LOG_LINES_SHOWN = 60
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the Rasa server serves: a model of the registry, a file name from elsewhere,
+    nothing (no model loaded), or an error reaching it."""
+
+    model: ModelInfo | None = None
+    file: str | None = None
+    error: str | None = None
+
+
+async def serving(admin: AdminContext) -> Serving:
+    try:
+        status = await admin.rasa().status()
+    except RasaServerError as exc:
+        if exc.status_code == 409:  # "No agent loaded"
+            return Serving()
+        return Serving(error=str(exc))
+    name = status.get("model_file")
+    if not isinstance(name, str) or not name:
+        return Serving()
+    return Serving(admin.registry.find(name), name)
+
+
+def _size(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _status_section(admin: AdminContext, now: Serving, fingerprint: str) -> Html:
+    if now.error is not None:
+        active = render(
+            '<p class="error" role="alert">The Rasa server cannot tell which model it serves: '
+            "{}</p>",
+            now.error,
+        )
+        if not admin.settings.rasa_token:
+            active = Html(
+                active
+                + '<p class="hint">The web app has no token for the Rasa server\'s HTTP API: '
+                "set KOPRU_API_TOKEN (and KOPRU_RASA_URL), as <code>kopru run</code> does.</p>"
+            )
+    elif now.file is None:
+        active = Html("<p>The Rasa server serves <strong>no model</strong>.</p>")
+    elif now.model is None:
+        active = render(
+            "<p>Active model: <strong>{}</strong> (not in {}).</p>", now.file, admin.models_dir
+        )
+    else:
+        active = render(
+            '<p>Active model: <strong id="active-model">{}</strong>, trained {}.</p>',
+            now.model.name,
+            timestamp(now.model.created_at.timestamp()),
+        )
+    data_hash = now.model.data_hash if now.model is not None else None
+    if data_hash is None:
+        changed = render(
+            '<p class="hint">Data fingerprint: <code id="fingerprint">{}</code>.</p>', fingerprint
+        )
+    elif data_hash == fingerprint:
+        changed = render(
+            '<p class="notice notice-ok" id="data-state">The active model is trained on the '
+            "current data (fingerprint <code>{}</code>).</p>",
+            fingerprint,
+        )
+    else:
+        changed = render(
+            '<p class="notice notice-warning" id="data-state">The data changed since the '
+            "active model was trained (fingerprint <code>{}</code>, the model's <code>{}</code>): "
+            "train a new model to use the changes.</p>",
+            fingerprint,
+            data_hash,
+        )
+    return render('<section class="status"><h3>The running bot</h3>{}{}</section>', active, changed)
+
+
+def _train_form(request: Any, running: bool) -> Html:
+    if not can_change(request):
+        return Html("")
+    if running:
+        return render(
+            '<form method="post" action="{}" class="inline">{}'
+            '<input type="hidden" name="op" value="cancel">'
+            '<button type="submit" class="danger">Stop the training</button></form>',
+            PATH,
+            csrf_field(request),
+        )
+    return render(
+        '<form method="post" action="{}" class="inline">{}'
+        '<input type="hidden" name="op" value="train">'
+        '<button type="submit">Train a new model</button> '
+        '<label class="check"><input type="checkbox" name="force" value="1"> even if a model '
+        "for this data exists</label></form>",
+        PATH,
+        csrf_field(request),
+    )
+
+
+def _job_section(job: TrainingJob | None) -> Html:
+    if job is None:
+        return Html('<p class="hint">No training since the web app started.</p>')
+    started = timestamp(job.started_at.timestamp()) if job.started_at else "–"
+    duration = f"{job.duration:.0f} s" if job.duration is not None else "–"
+    parts = [
+        render(
+            '<p>Training <code>{}</code>: <strong class="status-{}" id="job-status">{}</strong>'
+            ' · <span id="job-stage">{}</span> · started {} · {}</p>',
+            job.id,
+            job.status,
+            job.status,
+            job.stage,
+            started,
+            duration,
+        ),
+        render(
+            '<p class="progress-line"><progress id="job-progress" max="100" value="{}">{} %'
+            "</progress> <span>{} %</span></p>",
+            job.percent,
+            job.percent,
+            job.percent,
+        ),
+    ]
+    if job.error:
+        parts.append(
+            render(
+                '<div class="error" role="alert"><p>The training failed; the running bot is '
+                'unchanged. Why:</p><pre class="reason">{}</pre></div>',
+                job.error,
+            )
+        )
+    if job.model is not None and job.status == "succeeded":
+        if job.up_to_date:
+            parts.append(
+                render("<p>The model for this data existed already: {}.</p>", job.model.name)
+            )
+        elif job.activated:
+            parts.append(
+                render('<p class="notice notice-ok">New model {} is active.</p>', job.model.name)
+            )
+        elif job.activated is False:
+            parts.append(
+                render(
+                    '<p class="error" role="alert">Model {} was trained, but the running bot '
+                    "could not switch to it (it keeps the model it had): {}</p>",
+                    job.model.name,
+                    job.activation_error or "unknown error",
+                )
+            )
+    lines = list(job.log)[-LOG_LINES_SHOWN:]
+    if lines:
+        parts.append(
+            render(
+                '<details class="log"{}><summary>The log (last {} lines)</summary>'
+                '<pre id="job-log">{}</pre></details>',
+                Html(" open") if not job.done or job.status == "failed" else Html(""),
+                len(lines),
+                "\n".join(lines),
+            )
+        )
+    return join(parts)
+
+
+def _models_table(request: Any, models: list[ModelInfo], now: Serving, fingerprint: str) -> Html:
+    admin = can_change(request)
+    active_name = now.model.name if now.model is not None else now.file
+    active_time = now.model.created_at if now.model is not None else None
+    rows: list[list[object]] = []
+    for model in models:
+        marks = []
+        if model.name == active_name:
+            marks.append(Html('<span class="badge">active</span>'))
+        if model.data_hash == fingerprint:
+            marks.append(Html('<span class="badge badge-current">current data</span>'))
+        action: object = ""
+        if admin and model.name != active_name:
+            older = active_time is not None and model.created_at < active_time
+            action = render(
+                '<form method="post" action="{}" class="inline">{}'
+                '<input type="hidden" name="op" value="activate">'
+                '<input type="hidden" name="model" value="{}">'
+                '<button type="submit" class="secondary">{}</button></form>',
+                PATH,
+                csrf_field(request),
+                model.name,
+                "Roll back to this" if older else "Activate",
+            )
+        rows.append(
+            [
+                render("<code>{}</code>", model.name),
+                timestamp(model.created_at.timestamp()),
+                join(marks, " "),
+                action,
+                _size(model.size),
+            ]
+        )
+    headers = ["model", "trained", "state", "switch", "size"]
+    return table("Models (newest first)", headers, rows, text_columns=4, empty="No models yet.")
+
+
+async def training_page(request: Any) -> HTTPResponse:
+    if request.method == "POST":
+        return await training_change(request)
+    admin = admin_of(request)
+    fingerprint = await run(data_fingerprint, admin.root)
+    models = await run(admin.registry.list)
+    now = await serving(admin)
+    running = admin.trainer.current() is not None
+    job = admin.trainer.last()
+    body = render(
+        "<h2>Train and switch models</h2>"
+        '<p class="hint">Training reads the data as it is when it starts; when it succeeds the '
+        "running bot switches to the new model without dropping a message. A failed training "
+        "changes nothing.</p>{status}"
+        '<section class="training"><h3>Training</h3>{form}{job}</section>'
+        '<section class="models">{models}</section>',
+        status=_status_section(admin, now, fingerprint),
+        form=_train_form(request, running),
+        job=_job_section(job),
+        models=_models_table(request, models, now, fingerprint),
+    )
+    refresh = REFRESH_SECONDS if running else None
+    return admin_page(request, "Train", body, refresh=refresh)
+
+
+async def _start(request: Any, admin: AdminContext) -> None:
+    force = request.form.get("force") == "1"
+    try:
+        job = admin.trainer.start(force=force)
+    except TrainingInProgress as exc:
+        notify(request, "error", str(exc))
+        return
+    except KopruError as exc:
+        notify(request, "error", f"The training could not start: {exc}")
+        return
+    if not job.up_to_date or job.model is None:
+        notify(request, "ok", "The training started.")
+        return
+    now = await serving(admin)
+    if now.file == job.model.name:
+        notify(
+            request,
+            "ok",
+            f"Nothing to train: the active model {job.model.name} is trained "
+            "on the current data. Tick “even if a model for this data exists” to train "
+            "again.",
+        )
+        return
+    try:
+        await admin.activate(job.model)
+    except KopruError as exc:
+        notify(
+            request,
+            "error",
+            f"A model for the current data exists ({job.model.name}), but "
+            f"the running bot could not switch to it: {exc}",
+        )
+    else:
+        notify(
+            request, "ok", f"A model for the current data existed: {job.model.name} is active now."
+        )
+
+
+async def training_change(request: Any) -> HTTPResponse:
+    require_change(request)
+    admin = admin_of(request)
+    op = request.form.get("op")
+    if op == "train":
+        await _start(request, admin)
+    elif op == "cancel":
+        if admin.trainer.current() is None:
+            notify(request, "warning", "No training is running.")
+        else:
+            await admin.trainer.cancel()
+            notify(request, "ok", "The training was stopped; the running bot is unchanged.")
+    elif op == "activate":
+        name = request.form.get("model") or ""
+        model = admin.registry.find(name)
+        if model is None:
+            notify(request, "error", f"There is no model called {name[:100]!r}.")
+            return redirect(PATH)
+        before = await serving(admin)
+        try:
+            await admin.activate(model.path)
+        except KopruError as exc:
+            notify(
+                request,
+                "error",
+                f"The running bot could not switch to {model.name}; it keeps "
+                f"the model it had. {exc}",
+            )
+        else:
+            was = f" (was {before.file})" if before.file else ""
+            notify(request, "ok", f"{model.name} is active now{was}.")
+            logger.info("Model %s activated from the admin page%s", model.name, was)
+    else:
+        notify(request, "error", "Unknown change.")
+    return redirect(PATH)
+
+
+def register(app: Any) -> None:
+    app.add_route(training_page, PATH, methods=["GET", "POST"], name="admin_training")
