@@ -17,6 +17,7 @@ from actions.services import get_services
 from bot.errors import KopruError
 from bot.handoff import State
 from bot.survey import Interpretation, Kind, Step, SurveyRepository, interpret
+from bot.topics import SELF_SERVICE_INTENTS
 from bot.transcript import session_started_at, user_intents
 
 __all__ = [
@@ -27,22 +28,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# Intents that mean the customer got help with something (a goodbye after one of them
-# ends the conversation with the survey).
-HELPED_INTENTS = frozenset(
-    {
-        "order_status",
-        "return_request",
-        "billing_question",
-        "request_invoice",
-        "account_help",
-        "delete_account",
-        "delivery_question",
-        "tech_problem",
-        "faq",
-    }
-)
 
 _QUESTIONS = {Step.NPS: "utter_ask_nps", Step.REASON: "utter_ask_survey_reason",
               Step.CSAT: "utter_ask_csat"}  # fmt: skip
@@ -188,7 +173,8 @@ class ActionGoodbye(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_goodbye")
-        helped = HELPED_INTENTS.intersection(user_intents(tracker.events))
+        # A goodbye after a self-service question ends the conversation with the survey.
+        helped = SELF_SERVICE_INTENTS.intersection(user_intents(tracker.events))
         if not helped or tracker.get_slot("handoff"):
             return []
         return await start_survey(dispatcher, tracker, await resolver_of(tracker))

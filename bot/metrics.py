@@ -20,6 +20,7 @@ from bot.analytics import FCR_WINDOW, Dataset, Period
 from bot.handoff import Handoff, State
 from bot.store import Conversation, Outcome
 from bot.survey import SurveyRecord
+from bot.topics import TOPICS
 
 __all__ = [
     "BOT",
@@ -42,17 +43,6 @@ __all__ = [
 ]
 
 # Intent -> topic; a conversation's topic is that of its first intent found here.
-TOPICS: Mapping[str, str] = {
-    "order_status": "order status",
-    "return_request": "returns",
-    "billing_question": "billing",
-    "request_invoice": "billing",
-    "account_help": "account",
-    "delete_account": "account",
-    "delivery_question": "delivery",
-    "tech_problem": "troubleshooting",
-    "faq": "faq",
-}
 OTHER = "other"
 
 # Resolver keys besides agent ids.

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from bot.errors import ConfigError
 from bot.store import Store, metadata
+from bot.topics import SELF_SERVICE_INTENTS
 
 __all__ = [
     "Interpretation",
@@ -67,24 +68,13 @@ class Step(str, Enum):
 RANGES = {Step.NPS: (0, 10), Step.CSAT: (1, 5)}
 
 # Intents that mean the customer moved on to something new rather than answering.
-NEW_TOPIC_INTENTS = frozenset(
-    {
-        "order_status",
-        "return_request",
-        "billing_question",
-        "request_invoice",
-        "account_help",
-        "delete_account",
-        "delivery_question",
-        "tech_problem",
-        "request_human",
-        "complaint",
-        "faq",
-        "greet",
-        "goodbye",
-        "out_of_scope",
-    }
-)
+NEW_TOPIC_INTENTS = SELF_SERVICE_INTENTS | {
+    "request_human",
+    "complaint",
+    "greet",
+    "goodbye",
+    "out_of_scope",
+}
 SKIP_INTENT = "skip"
 SKIP_WORDS = frozenset({"skip", "no", "nope", "pass", "geç", "gec", "hayır", "hayir", "yok",
                         "pomiń", "pomin", "nie", "-"})  # fmt: skip
