@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import KopruError, StoreError
@@ -130,6 +131,16 @@ class Handoff:
         return self.state in ACTIVE_STATES
 
 
+def _active_row(conn: Connection, sender_id: str) -> Any:
+    """The sender's newest queued or claimed handoff row, or None."""
+    h = handoffs.c
+    return conn.execute(
+        sa.select(handoffs)
+        .where(h.sender_id == sender_id, h.state.in_([s.value for s in ACTIVE_STATES]))
+        .order_by(h.id.desc())
+    ).first()
+
+
 def row_to_handoff(row: Any) -> Handoff:
     return Handoff(
         id=row.id,
@@ -202,11 +213,7 @@ class HandoffRepository:
         h = handoffs.c
         sender_id = values["sender_id"]
         with self._store.transaction() as conn:
-            row = conn.execute(
-                sa.select(handoffs)
-                .where(h.sender_id == sender_id, h.state.in_([s.value for s in ACTIVE_STATES]))
-                .order_by(h.id.desc())
-            ).first()
+            row = _active_row(conn, sender_id)
             if row is not None:
                 return row_to_handoff(row), False
             result = conn.execute(
@@ -238,13 +245,8 @@ class HandoffRepository:
 
     def active_for(self, sender_id: str) -> Handoff | None:
         """The sender's queued or claimed handoff, if any."""
-        h = handoffs.c
         with self._store.transaction() as conn:
-            row = conn.execute(
-                sa.select(handoffs)
-                .where(h.sender_id == sender_id, h.state.in_([s.value for s in ACTIVE_STATES]))
-                .order_by(h.id.desc())
-            ).first()
+            row = _active_row(conn, sender_id)
         return row_to_handoff(row) if row is not None else None
 
     def of_sender(self, sender_id: str) -> list[Handoff]:

@@ -98,24 +98,28 @@ def _overall(f: Figures) -> list[str]:
     return [f"  {label.ljust(width)}  {value}" for label, value in rows]
 
 
+# The columns of a breakdown (by channel, language, topic, resolver) after its key.
+BREAKDOWN_HEADERS = ("conversations", "containment", "escalation rate", "FCR", "NPS (n)",
+                     "CSAT (n)")  # fmt: skip
+
+
+def breakdown_cells(f: Figures) -> list[str]:
+    """One breakdown row's figures, in the order of BREAKDOWN_HEADERS."""
+    return [
+        str(f.conversations),
+        percent(f.containment),
+        percent(f.escalation_rate),
+        percent(f.fcr),
+        with_n(score(f.nps), f.respondents),
+        with_n(percent(f.csat), f.csat_answers),
+    ]
+
+
 def _breakdown(
     title: str, name: str, figures: Mapping[str, Figures], labels: Mapping[str, str]
 ) -> list[str]:
-    headers = [name, "conversations", "containment", "escalation rate", "FCR", "NPS (n)",
-               "CSAT (n)"]  # fmt: skip
-    rows = [
-        [
-            labels.get(key, key),
-            str(f.conversations),
-            percent(f.containment),
-            percent(f.escalation_rate),
-            percent(f.fcr),
-            with_n(score(f.nps), f.respondents),
-            with_n(percent(f.csat), f.csat_answers),
-        ]
-        for key, f in figures.items()
-    ]
-    return [title, *_table(headers, rows)]
+    rows = [[labels.get(key, key), *breakdown_cells(f)] for key, f in figures.items()]
+    return [title, *_table([name, *BREAKDOWN_HEADERS], rows)]
 
 
 def resolver_labels(report: Report, agent_names: Mapping[str, str] | None) -> dict[str, str]:

@@ -255,42 +255,45 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
     async def _on_claim(
         self, ack: Any, respond: Any, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
-        await ack()
-        user = await self._member_or_refuse(body, respond)
-        if user is None:
-            return
-        name = await self._first_name(user)
-        handoff = await self._transition(
-            respond, lambda ref: self.service.claim(ref, user, name), action
-        )
-        if handoff is not None:
-            await self._after(handoff, f"Claimed by <@{user}>.", "EXTERNAL_agent_joined")
+        async def claim(reference: str, user: str) -> Handoff:
+            return await self.service.claim(reference, user, await self._first_name(user))
+
+        await self._button(ack, respond, body, action, claim, "Claimed", "EXTERNAL_agent_joined")
 
     async def _on_resolve(
         self, ack: Any, respond: Any, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
-        await ack()
-        user = await self._member_or_refuse(body, respond)
-        if user is None:
-            return
-        handoff = await self._transition(
-            respond, lambda ref: self.service.resolve(ref, user), action
-        )
-        if handoff is not None:
-            await self._after(handoff, f"Resolved by <@{user}>.", "EXTERNAL_handoff_resolved")
+        await self._button(
+            ack, respond, body, action, self.service.resolve, "Resolved",
+            "EXTERNAL_handoff_resolved",
+        )  # fmt: skip
 
     async def _on_return(
         self, ack: Any, respond: Any, body: dict[str, Any], action: dict[str, Any]
     ) -> None:
+        await self._button(
+            ack, respond, body, action, self.service.return_to_bot, "Returned to the bot",
+            "EXTERNAL_agent_left",
+        )  # fmt: skip
+
+    async def _button(
+        self,
+        ack: Any,
+        respond: Any,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        move: Callable[[str, str], Awaitable[Handoff]],
+        done: str,
+        intent: str,
+    ) -> None:
+        """A card button: acknowledge, check membership, move the handoff, tell everyone."""
         await ack()
         user = await self._member_or_refuse(body, respond)
         if user is None:
             return
-        handoff = await self._transition(
-            respond, lambda ref: self.service.return_to_bot(ref, user), action
-        )
+        handoff = await self._transition(respond, lambda ref: move(ref, user), action)
         if handoff is not None:
-            await self._after(handoff, f"Returned to the bot by <@{user}>.", "EXTERNAL_agent_left")
+            await self._after(handoff, f"{done} by <@{user}>.", intent)
 
     async def _transition(
         self,

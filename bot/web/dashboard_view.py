@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from bot.metrics import Figures, Report
-from bot.report import NONE, duration, percent, resolver_labels, score, with_n
+from bot.report import (
+    BREAKDOWN_HEADERS,
+    NONE,
+    breakdown_cells,
+    duration,
+    percent,
+    resolver_labels,
+    score,
+    with_n,
+)
 from bot.web.data import DEMO, LIVE
 from bot.web.html import TITLE, Html, join, page, render, table
 
@@ -28,14 +37,6 @@ CHARTS: Mapping[str, str] = {
 }
 QUICK_DAYS = (7, 30, 90)
 SOURCE_LABELS = {LIVE: "Live data", DEMO: "Demo data"}
-BREAKDOWN_HEADERS = (
-    "conversations",
-    "containment",
-    "escalation rate",
-    "FCR",
-    "NPS (n)",
-    "CSAT (n)",
-)
 
 
 @dataclass(frozen=True)
@@ -167,16 +168,7 @@ def _breakdown(
     caption: str, name: str, figures: Mapping[str, Figures], labels: Mapping[str, str]
 ) -> Html:
     rows: list[Sequence[object]] = [
-        [
-            labels.get(key, key),
-            f.conversations,
-            percent(f.containment),
-            percent(f.escalation_rate),
-            percent(f.fcr),
-            with_n(score(f.nps), f.respondents),
-            with_n(percent(f.csat), f.csat_answers),
-        ]
-        for key, f in figures.items()
+        [labels.get(key, key), *breakdown_cells(f)] for key, f in figures.items()
     ]
     return table(caption, [name, *BREAKDOWN_HEADERS], rows)
 
