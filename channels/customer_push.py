@@ -10,6 +10,7 @@ them (``GET /webhooks/webchat/updates``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -55,24 +56,34 @@ class CustomerPush:
                     return output
         return None
 
-    async def notify(self, handoff: Handoff, intent: str) -> None:
-        """Let the bot tell the customer about a handoff change (`EXTERNAL_*` intent)."""
+    def lock(self, sender_id: str) -> Any:
+        """The conversation's lock (Rasa's lock store): what holds it goes first."""
+        return self.agent.lock_store.lock(sender_id)
+
+    async def notify(self, handoff: Handoff, intent: str, *, locked: bool = False) -> None:
+        """Let the bot tell the customer about a handoff change (`EXTERNAL_*` intent).
+
+        `locked`: the caller already holds the conversation's lock.
+        """
         processor = self.agent.processor
         assert processor is not None
         pushed = self._output_for(handoff.channel)
         output: OutputChannel = pushed or OutboxOutput()
-        async with self.agent.lock_store.lock(handoff.sender_id):
+        async with contextlib.AsyncExitStack() as stack:
+            if not locked:
+                await stack.enter_async_context(self.lock(handoff.sender_id))
             tracker = await processor.fetch_tracker_and_update_session(handoff.sender_id, output)
             await processor.trigger_external_user_uttered(intent, None, tracker, output)
-        if isinstance(output, OutboxOutput):
-            await output.flush(self.store, handoff.sender_id)
+            # Still under the lock, so an agent message cannot overtake the notice.
+            if isinstance(output, OutboxOutput):
+                await output.flush(self.store, handoff.sender_id)
 
     async def agent_message(self, handoff: Handoff, text: str) -> None:
         """Send an agent's reply to the customer and record it in the conversation."""
         processor = self.agent.processor
         assert processor is not None
         pushed = self._output_for(handoff.channel)
-        async with self.agent.lock_store.lock(handoff.sender_id):
+        async with self.lock(handoff.sender_id):
             if pushed is not None:
                 await pushed.send_text_message(handoff.sender_id, text)
             else:

@@ -291,9 +291,23 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
         user = await self._member_or_refuse(body, respond)
         if user is None:
             return
-        handoff = await self._transition(respond, lambda ref: move(ref, user), action)
+        known = await asyncio.to_thread(
+            self.service.repo.by_reference, str(action.get("value") or "")
+        )
+        if known is None:
+            await _respond(respond, "This conversation is not known to Köprü.")
+            return
+        push = self._push()
+        # The conversation's lock is held from the move to the customer's notice, so an
+        # agent's first reply (relayed under the same lock) cannot reach the customer
+        # before "… has joined the conversation".
+        async with push.lock(known.sender_id):
+            handoff = await self._transition(respond, lambda ref: move(ref, user), action)
+            if handoff is not None:
+                await self._tell_customer(push, handoff, intent, locked=True)
         if handoff is not None:
-            await self._after(handoff, f"{done} by <@{user}>.", intent)
+            with contextlib.suppress(DeskError):
+                await self.desk.note(handoff, f"{done} by <@{user}>.")
 
     async def _transition(
         self,
@@ -321,8 +335,14 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
         """Tell the agents (thread) and the customer (their channel) about a change."""
         with contextlib.suppress(DeskError):
             await self.desk.note(handoff, note)
+        await self._tell_customer(self._push(), handoff, intent)
+
+    @staticmethod
+    async def _tell_customer(
+        push: CustomerPush, handoff: Handoff, intent: str, *, locked: bool = False
+    ) -> None:
         try:
-            await self._push().notify(handoff, intent)
+            await push.notify(handoff, intent, locked=locked)
         except Exception:
             logger.exception("could not tell %s about %s", handoff.sender_id, intent)
 
