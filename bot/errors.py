@@ -10,6 +10,7 @@ __all__ = [
     "KopruError",
     "NotFound",
     "StoreError",
+    "TrackerStoreUnavailable",
 ]
 
 
@@ -40,3 +41,13 @@ class NotFound(BackendError):
 class Conflict(BackendError):
     """The backend refused the request in the object's current state (e.g. a return
     for an order that has not been delivered yet)."""
+
+
+class TrackerStoreUnavailable(BaseException):
+    """The conversation (tracker) store cannot be read or written even after retries.
+
+    A BaseException on purpose: Rasa's FailSafeTrackerStore and its message processor
+    catch every ``Exception`` and carry on with an in-memory tracker, which would lose
+    the conversation without a word. This one passes through them to Köprü's channels,
+    which refuse the message (503) so the sender delivers it again later.
+    """

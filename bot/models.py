@@ -13,6 +13,7 @@ import asyncio
 import builtins
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,7 @@ __all__ = [
     "ModelInfo",
     "ModelNotFound",
     "ModelRegistry",
+    "RasaCluster",
     "RasaServer",
     "RasaServerError",
     "active",
@@ -227,6 +229,46 @@ class RasaServer:
             ) from exc
 
 
+class RasaCluster:
+    """The Rasa servers behind one load balancer, switched one after the other so the
+    others keep answering while one loads the new model (a single server is a cluster
+    of one)."""
+
+    def __init__(self, base_urls: Sequence[str], token: str, **kwargs: Any) -> None:
+        if not base_urls:
+            raise ValueError("a cluster needs at least one Rasa server")
+        self.servers = [RasaServer(url, token, **kwargs) for url in base_urls]
+
+    @property
+    def base_url(self) -> str:
+        return ", ".join(server.base_url for server in self.servers)
+
+    async def aclose(self) -> None:
+        for server in self.servers:
+            await server.aclose()
+
+    async def status(self) -> dict[str, Any]:
+        """The first replica's status; after a switch every replica serves the same."""
+        return await self.servers[0].status()
+
+    async def activate(self, model_path: Path) -> None:
+        """Switch every replica in turn; stop at the first that fails and say which
+        replicas serve the new model already (a second activation of the old model,
+        the rollback, switches them back)."""
+        for index, server in enumerate(self.servers):
+            try:
+                await server.activate(model_path)
+            except RasaServerError as exc:
+                if len(self.servers) == 1:
+                    raise
+                switched = f"replicas 1-{index} serve it" if index else "no replica serves it"
+                raise RasaServerError(
+                    f"Replica {index + 1} of {len(self.servers)} ({server.base_url}): {exc} "
+                    f"({switched}).",
+                    exc.status_code,
+                ) from exc
+
+
 def _existing_file(path: Path) -> str:
     """The absolute path of this model file (not resolved: /status shows its name)."""
     if not path.is_file():
@@ -246,7 +288,7 @@ def _message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}{': ' + text if text else ''}"
 
 
-async def active(server: RasaServer, registry: ModelRegistry) -> ModelInfo | None:
+async def active(server: RasaServer | RasaCluster, registry: ModelRegistry) -> ModelInfo | None:
     """The registry's model the server is serving; None when it serves none of them
     (no model loaded, or one from elsewhere). Errors reaching the server are raised."""
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.models import ModelRegistry, RasaServer
+from bot.models import ModelRegistry, RasaCluster
 from bot.store import Store
 from bot.trainer import Trainer
 from bot.web.session import Session
@@ -43,16 +43,16 @@ class AdminContext:
         self.registry = ModelRegistry(self.models_dir)
         self.trainer = Trainer(self.root, self.models_dir, on_success=self.activate)
         self.tracker = TrackerReader(settings.tracker_db_url or tracker_db_url(self.root))
-        self._rasa: RasaServer | None = None
+        self._rasa: RasaCluster | None = None
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._notices: OrderedDict[str, list[Notice]] = OrderedDict()
 
     # --- the Rasa server ---------------------------------------------------------------------
 
-    def rasa(self) -> RasaServer:
+    def rasa(self) -> RasaCluster:
         if self._rasa is None:
-            self._rasa = RasaServer(self.settings.rasa_url, self.settings.rasa_token)
+            self._rasa = RasaCluster(self.settings.rasa_urls(), self.settings.rasa_token)
         return self._rasa
 
     async def activate(self, model: Path) -> None:

@@ -62,8 +62,13 @@ class WebSettings:
             raise ConfigError("session lifetimes must be positive")
         if self.review_days <= 0 or self.review_limit <= 0:
             raise ConfigError("the review period and limit must be positive")
-        if not self.rasa_url.startswith(("http://", "https://")):
-            raise ConfigError(f"the Rasa server's URL must be http(s)://..., got {self.rasa_url!r}")
+        for url in self.rasa_urls():
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"the Rasa server's URL must be http(s)://..., got {url!r}")
+
+    def rasa_urls(self) -> list[str]:
+        """The Rasa servers the admin pages switch: one, or every replica."""
+        return [url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip()]
 
     def models_path(self) -> Path:
         """Where the trained models are (KOPRU_MODELS_DIR, else the project's models/)."""
@@ -82,7 +87,8 @@ class WebSettings:
         random per process), KOPRU_WEB_SECURE_COOKIES and the store settings of
         `bot.settings.Settings`; explicit URLs win over the environment.
 
-        The admin pages: KOPRU_RASA_URL (else http://127.0.0.1:5005) and KOPRU_API_TOKEN
+        The admin pages: KOPRU_RASA_URL (else http://127.0.0.1:5005; the replicas'
+        URLs separated by commas in the scaled mode) and KOPRU_API_TOKEN
         (the Rasa server's HTTP API), KOPRU_MODELS_DIR (else models/ of the project) and
         KOPRU_TRACKER_DB_URL (else the SQL tracker store of the project's endpoints.yml);
         KOPRU_PROJECT_ROOT, the project whose data the admin pages edit (else this one)."""
@@ -106,6 +112,7 @@ class WebSettings:
             # The admin pages edit this project's data/ and domain.yml (tests: a copy).
             project_root=Path(env.get("KOPRU_PROJECT_ROOT") or PROJECT_ROOT),
             models_dir=Path(env["KOPRU_MODELS_DIR"]) if env.get("KOPRU_MODELS_DIR") else None,
+            # Several replicas: comma-separated, switched to a new model one after the other.
             rasa_url=(env.get("KOPRU_RASA_URL") or DEFAULT_RASA_URL).rstrip("/"),
             rasa_token=env.get("KOPRU_API_TOKEN") or "",
             tracker_db_url=env.get("KOPRU_TRACKER_DB_URL") or None,

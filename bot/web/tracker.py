@@ -87,12 +87,19 @@ def _expand(value: Any, env: Mapping[str, str]) -> Any:
     return value
 
 
-def tracker_db_url(root: Path, env: Mapping[str, str] | None = None) -> str:
-    """The URL of the SQL tracker store configured in `root`/endpoints.yml (SQLAlchemy
-    form), else of `var/rasa_tracker.db` in `root`. ConfigError for a broken file."""
+# Rasa's SQL tracker store and Köprü's durable subclass of it (bot/tracker_store.py).
+SQL_TYPES = ("sql", "bot.tracker_store.durablesqltrackerstore")
+
+
+def tracker_db_url(
+    root: Path, env: Mapping[str, str] | None = None, endpoints: Path | None = None
+) -> str:
+    """The URL of the SQL tracker store configured in `endpoints` (default:
+    `root`/endpoints.yml; SQLAlchemy form), else of `var/rasa_tracker.db` in `root`.
+    ConfigError for a broken file."""
     env = os.environ if env is None else env
     default = f"sqlite:///{root / DEFAULT_DB}"
-    path = root / "endpoints.yml"
+    path = endpoints or root / "endpoints.yml"
     if not path.is_file():
         return default
     try:
@@ -100,7 +107,7 @@ def tracker_db_url(root: Path, env: Mapping[str, str] | None = None) -> str:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     store = data.get("tracker_store") if isinstance(data, dict) else None
-    if not isinstance(store, dict) or str(store.get("type", "")).lower() != "sql":
+    if not isinstance(store, dict) or str(store.get("type", "")).lower() not in SQL_TYPES:
         return default
     store = {key: _expand(value, env) for key, value in store.items()}
     dialect = str(store.get("dialect") or "sqlite")

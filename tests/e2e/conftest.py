@@ -38,6 +38,7 @@ class KopruProcess:
     web_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    args: list[str] = field(default_factory=list)  # more `kopru run` options (--scaled ...)
 
     @property
     def url(self) -> str:
@@ -58,7 +59,7 @@ class KopruProcess:
                 {
                     "action_endpoint": {"url": f"http://127.0.0.1:{self.action_port}/webhook"},
                     "tracker_store": {
-                        "type": "SQL",
+                        "type": "bot.tracker_store.DurableSQLTrackerStore",
                         "dialect": "sqlite",
                         "db": str(self.tmp / "tracker.db"),
                     },
@@ -77,6 +78,7 @@ class KopruProcess:
                     "--web-port", str(self.web_port),
                     "--endpoints", str(endpoints),
                     "--model", str(self.model),
+                    *self.args,
                 ],
                 cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -98,9 +100,19 @@ class KopruProcess:
             self.process.kill()
             self.process.wait()
         self.process = None
-        for port in (self.port, self.action_port, self.backend_port, self.web_port):
+        for port in (self.port, self.action_port, self.backend_port, self.web_port,
+                     *self.replica_ports()):  # fmt: skip
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", port)) != 0, "a child outlived kopru run"
+
+    def replica_ports(self) -> list[int]:
+        """The Rasa replicas' ports in the scaled mode (`--replicas N`: port+1..port+N)."""
+        if "--scaled" not in self.args:
+            return []
+        replicas = (
+            int(self.args[self.args.index("--replicas") + 1]) if "--replicas" in self.args else 2
+        )
+        return [self.port + 1 + i for i in range(replicas)]
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

@@ -1,0 +1,152 @@
+"""The scaled mode under faults: 2 Rasa replicas behind nginx, PostgreSQL, Redis.
+
+Short versions of `bench.load` (the figures come from there): concurrent conversations
+over REST and the Telegram webhook while one replica is killed with SIGKILL, PostgreSQL
+restarted in the middle of a conversation, and Telegram delivering updates twice and out
+of order to different replicas.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from bench.load import (
+    SECRET,
+    TOKEN,
+    Scenario,
+    kill_first_replica,
+    replica_pids,
+    run_load,
+    scaled_kopru,
+)
+from bot.settings import PROJECT_ROOT
+from bot.training import ensure_model
+from tests.e2e.conftest import KopruProcess
+from tests.fakes.telegram_api import FakeTelegramThread, text_update
+
+pytestmark = pytest.mark.e2e
+
+
+def _postgres(action: str) -> None:
+    """pg_ctlcluster start/stop, as the machine's page says; starting a running
+    cluster is a no-op here (pg_ctlcluster itself would fail with 2)."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+    running = subprocess.run([*command, "status"], capture_output=True).returncode == 0
+    if (action == "start") != running:
+        subprocess.run([*command, action], check=True, capture_output=True)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/webhooks/webchat/health").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[FakeTelegramThread]:
+    with FakeTelegramThread() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def kopru(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegramThread
+          ) -> Iterator[KopruProcess]:  # fmt: skip
+    _postgres("start")  # idempotent: a test below stops it
+    model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models", quiet=True)
+    process = scaled_kopru(model, tmp_path_factory.mktemp("scaled"), 2, telegram)
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_two_replicas_serve_behind_nginx(kopru: KopruProcess) -> None:
+    assert len(replica_pids(kopru)) == 2
+    status = httpx.get(f"{kopru.url}/status", params={"token": TOKEN}, timeout=30)
+    assert status.status_code == 200 and status.json()["model_file"]
+
+
+def test_killing_a_replica_loses_no_acknowledged_message(
+    kopru: KopruProcess, telegram: FakeTelegramThread
+) -> None:
+    before = replica_pids(kopru)
+    for channel in ("rest", "telegram"):
+        scenario = Scenario(
+            channel, conversations=8, messages=5,
+            fault=lambda: kill_first_replica(kopru), fault_name="kill -9 replica",
+        )  # fmt: skip
+        figures = run_load(kopru, telegram, scenario, replicas=2)
+        print(figures.line())  # shown with -s
+        assert figures.unacknowledged == 0, figures
+        assert figures.lost == 0, figures
+        assert figures.wrong_answers == 0 and figures.out_of_order == 0, figures
+        # The supervisor starts the killed replica again.
+        deadline = time.monotonic() + 120
+        while not (len(replica_pids(kopru)) == 2 and all(map(_healthy, kopru.replica_ports()))):
+            if time.monotonic() > deadline:
+                pytest.fail("the killed replica did not come back")
+            time.sleep(1)
+    assert replica_pids(kopru)[0] != before[0]
+
+
+def test_a_postgres_restart_refuses_messages_meanwhile_and_the_conversation_goes_on(
+    kopru: KopruProcess,
+) -> None:
+    sender = "pg-" + uuid.uuid4().hex[:8]
+    url = f"{kopru.url}/webhooks/rest/webhook"
+    first = httpx.post(url, json={"sender": sender, "message": "where is my order?"}, timeout=60)
+    assert first.status_code == 200 and "order number" in first.text
+    _postgres("stop")
+    try:
+        refused = httpx.post(url, json={"sender": sender, "message": "204518"}, timeout=60)
+        assert refused.status_code in (502, 503), refused.text  # never a 200 kept in memory
+    finally:
+        _postgres("start")
+    deadline = time.monotonic() + 60
+    while True:  # the client sends the message again, as the web chat page does
+        again = httpx.post(url, json={"sender": sender, "message": "204518"}, timeout=60)
+        if again.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert again.status_code == 200, again.text
+    # The order number was asked for before the restart: the context survived.
+    assert "204518" in again.text
+    tracker = httpx.get(
+        f"{kopru.url}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=30
+    ).json()
+    said = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+    assert said == ["where is my order?", "204518"]
+
+
+def test_telegram_updates_twice_and_out_of_order_are_answered_once_each(
+    kopru: KopruProcess, telegram: FakeTelegramThread
+) -> None:
+    chat = 8_000_000 + int(uuid.uuid4().int % 100_000)
+    base = int(time.time()) % 10**8
+    first = text_update(base, chat, "where is my order?", language_code="en")
+    second = text_update(base + 1, chat, "what are your opening hours?", language_code="en")
+    url = f"{kopru.url}/webhooks/telegram/webhook"
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    # The later update first, then each again: nginx spreads them over both replicas.
+    statuses = [
+        httpx.post(url, json=update, headers=headers, timeout=60).status_code
+        for update in (second, first, second, first)
+    ]
+    assert statuses == [200, 200, 200, 200]
+    time.sleep(3)
+    texts = [m["text"] for m in telegram.sent_messages(chat)]
+    assert sum("order number" in t for t in texts) == 1, texts
+    assert sum("Monday to Friday" in t for t in texts) == 1, texts
+    tracker = httpx.get(
+        f"{kopru.url}/conversations/{chat}/tracker", params={"token": TOKEN}, timeout=30
+    ).json()
+    said = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+    assert sorted(said) == sorted(["where is my order?", "what are your opening hours?"])
