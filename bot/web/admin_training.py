@@ -4,33 +4,62 @@ its training succeeds, or any earlier one with one click (a rollback).
 
 A failed training says why and activates nothing. The page reloads itself every few
 seconds while a training runs (a meta refresh: the pages have no script).
+
+/admin/training/upload takes a model trained elsewhere (a form upload, streamed to disk:
+bot.web.multipart). Its CSRF field comes before the file, so a forged upload is refused
+before the file is read; the archive is checked (bot.model_archive) before it gets a name
+of its own in the models directory, where it can be activated like any other. A refused
+upload answers 400 (not a model), 413 (too large), 401 or 403 and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sanic.response import HTTPResponse
 
 from bot.errors import KopruError
+from bot.model_archive import (
+    ArchiveRejected,
+    ArchiveTooLarge,
+    Limits,
+    StoredModel,
+    Upload,
+    check_upload_name,
+)
 from bot.models import ModelInfo, RasaServerError
 from bot.trainer import TrainingInProgress, TrainingJob
 from bot.training import data_fingerprint
+from bot.web.accounts import ADMIN
 from bot.web.admin_context import AdminContext, admin_of
 from bot.web.admin_view import admin_page, can_change, csrf_field, notify, run, timestamp
-from bot.web.auth import require_change
+from bot.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    EXPIRED_CHANGE,
+    Refused,
+    require_change,
+    require_role,
+)
+from bot.web.context import web_of
 from bot.web.html import Html, join, render, table
+from bot.web.multipart import MultipartError, MultipartReader, boundary_of
 from bot.web.responses import redirect
 
-__all__ = ["LOG_LINES_SHOWN", "REFRESH_SECONDS", "register"]
+__all__ = ["LOG_LINES_SHOWN", "REFRESH_SECONDS", "UPLOAD_FIELD", "UPLOAD_PATH", "register"]
 
 logger = logging.getLogger(__name__)
 
 PATH = "/admin/training"
+UPLOAD_PATH = "/admin/training/upload"
+UPLOAD_FIELD = "model"
 REFRESH_SECONDS = 2
 LOG_LINES_SHOWN = 60
+MAX_FIELD_BYTES = 1024  # the CSRF token and any other small field of the upload form
+FORM_OVERHEAD = 64 * 1024  # the upload form's headers and fields around the file
 
 
 @dataclass(frozen=True)
@@ -126,6 +155,24 @@ def _train_form(request: Any, running: bool) -> Html:
         "for this data exists</label></form>",
         PATH,
         csrf_field(request),
+    )
+
+
+def _upload_form(request: Any, limits: Limits) -> Html:
+    if not can_change(request):
+        return Html("")
+    # The CSRF field first: the server checks it before it reads the file.
+    return render(
+        '<form method="post" action="{}" enctype="multipart/form-data" class="upload">{}'
+        '<label for="model-file">Upload a model trained elsewhere: a Rasa 3.6 archive '
+        "(<code>.tar.gz</code>, at most {}). It is checked, stored under a name of its own and "
+        "listed below, where you can activate it.</label> "
+        '<input id="model-file" type="file" name="{}" accept=".tar.gz,.tgz,application/gzip" '
+        'required> <button type="submit" class="secondary">Upload</button></form>',
+        UPLOAD_PATH,
+        csrf_field(request),
+        limits.max_mb,
+        UPLOAD_FIELD,
     )
 
 
@@ -233,6 +280,7 @@ def _models_table(request: Any, models: list[ModelInfo], now: Serving, fingerpri
 async def training_page(request: Any) -> HTTPResponse:
     if request.method == "POST":
         return await training_change(request)
+    limits: Limits = request.app.ctx.model_upload_limits
     admin = admin_of(request)
     fingerprint = await run(data_fingerprint, admin.root)
     models = await run(admin.registry.list)
@@ -245,10 +293,11 @@ async def training_page(request: Any) -> HTTPResponse:
         "running bot switches to the new model without dropping a message. A failed training "
         "changes nothing.</p>{status}"
         '<section class="training"><h3>Training</h3>{form}{job}</section>'
-        '<section class="models">{models}</section>',
+        '<section class="models">{upload}{models}</section>',
         status=_status_section(admin, now, fingerprint),
         form=_train_form(request, running),
         job=_job_section(job),
+        upload=_upload_form(request, limits),
         models=_models_table(request, models, now, fingerprint),
     )
     refresh = REFRESH_SECONDS if running else None
@@ -330,5 +379,125 @@ async def training_change(request: Any) -> HTTPResponse:
     return redirect(PATH)
 
 
+def _upload_refused(request: Any, status: int, message: str) -> HTTPResponse:
+    session = request.ctx.session
+    logger.warning(
+        "Model upload by %s refused (%s): %s", getattr(session, "username", "?"), status, message
+    )
+    body = render(
+        '<h2>Upload a model</h2><p class="error" role="alert">{}</p>'
+        '<p class="hint">Nothing was stored; the running bot is unchanged.</p>'
+        '<p><a href="{}">Back to training and models</a></p>',
+        message,
+        PATH,
+    )
+    return admin_page(request, "Upload refused", body, status=status)
+
+
+async def _csrf_ok(request: Any, reader: MultipartReader) -> bool:
+    """The session's CSRF token from the header, else from the form's first field."""
+    session = request.ctx.session
+    sessions = web_of(request).sessions
+    token = request.headers.get(CSRF_HEADER)
+    if token is not None:
+        return bool(sessions.csrf_ok(session, token))
+    part = await reader.next_part()
+    if part is None or part.name != CSRF_FIELD or part.filename is not None:
+        return False
+    token = (await reader.read_field(MAX_FIELD_BYTES)).decode("utf-8", "replace")
+    return bool(sessions.csrf_ok(session, token))
+
+
+async def _receive(request: Any, reader: MultipartReader, limits: Limits) -> StoredModel:
+    """The file of the form, checked and stored (ArchiveRejected, MultipartError)."""
+    body_limit = limits.max_bytes + FORM_OVERHEAD
+    part = await reader.next_part()
+    while part is not None and part.name != UPLOAD_FIELD:
+        await reader.read_field(MAX_FIELD_BYTES)
+        if reader.bytes_read > body_limit:
+            raise ArchiveTooLarge(f"The upload is larger than the limit of {limits.max_mb}.")
+        part = await reader.next_part()
+    if part is None or part.filename is None:
+        raise ArchiveRejected("Choose a model file (.tar.gz) to upload.")
+    check_upload_name(part.filename)
+    with Upload(admin_of(request).models_dir, limits) as upload:
+        async for chunk in reader.chunks():
+            upload.write(chunk)
+        while await reader.next_part() is not None:
+            await reader.read_field(MAX_FIELD_BYTES)
+            if reader.bytes_read > body_limit:
+                raise ArchiveTooLarge(f"The upload is larger than the limit of {limits.max_mb}.")
+        if upload.size == 0:
+            raise ArchiveRejected("The file is empty.")
+        return await run(upload.finish)
+
+
+async def upload_model(request: Any, limits: Limits) -> HTTPResponse:
+    """POST /admin/training/upload (a streaming route: nothing is read before the checks)."""
+    session = require_role(request, ADMIN)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limits.max_bytes + FORM_OVERHEAD:
+        # A client that asked "Expect: 100-continue" must not be told to send the body
+        # (Sanic 21 puts a 100 Continue before any answer while it is still owed).
+        if getattr(request.stream, "expecting_continue", False):
+            request.stream.expecting_continue = False
+        return _upload_refused(
+            request, 413, f"The file is larger than the upload limit of {limits.max_mb}."
+        )
+    body_limit = limits.max_bytes + FORM_OVERHEAD
+    try:
+        reader = MultipartReader(
+            boundary_of(request.headers.get("content-type")), request.stream.read
+        )
+    except MultipartError as exc:
+        return _upload_refused(request, 400, str(exc))
+    try:
+        if not await _csrf_ok(request, reader):
+            raise Refused(403, EXPIRED_CHANGE)
+        stored = await _receive(request, reader, limits)
+    except (MultipartError, ArchiveRejected) as exc:
+        # Read what is left of an acceptable size, so that the client gets this answer.
+        await reader.drain(body_limit)
+        status = exc.status if isinstance(exc, ArchiveRejected) else 400
+        return _upload_refused(request, status, str(exc))
+    await reader.drain(body_limit)  # the epilogue after the last part
+    if stored.duplicate:
+        notify(request, "warning", f"This model is here already, as {stored.name}.")
+        return redirect(PATH)
+    summary = stored.summary
+    logger.info(
+        "Model uploaded by %s as %s (%d bytes, Rasa %s, model id %s)",
+        session.username, stored.name, stored.size, summary.rasa_version, summary.model_id,
+    )  # fmt: skip
+    notify(
+        request,
+        "ok",
+        f"The model is uploaded as {stored.name} ({stored.size / 1_000_000:.1f} MB, made with "
+        f"Rasa {summary.rasa_version}); activate it in the list below.",
+    )
+    return redirect(PATH)
+
+
+def _with_limits(
+    limits: Limits, handler: Callable[[Any, Limits], Awaitable[HTTPResponse]]
+) -> Callable[[Any], Awaitable[HTTPResponse]]:
+    async def route(request: Any) -> HTTPResponse:
+        return await handler(request, limits)
+
+    return route
+
+
 def register(app: Any) -> None:
+    # Read now: a bad KOPRU_MODEL_UPLOAD_MAX_MB stops the start, not an upload.
+    limits = Limits.from_env()
+    app.ctx.model_upload_limits = limits
     app.add_route(training_page, PATH, methods=["GET", "POST"], name="admin_training")
+    # stream=True: Sanic leaves the body unread (and unlimited by REQUEST_MAX_SIZE, which
+    # is for forms) until the handler has checked the session, the role and the CSRF field.
+    app.add_route(
+        _with_limits(limits, upload_model),
+        UPLOAD_PATH,
+        methods=["POST"],
+        name="admin_model_upload",
+        stream=True,
+    )
