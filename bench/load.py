@@ -145,15 +145,23 @@ class Scenario:
 
 
 def scaled_kopru(
-    model: Path, tmp: Path, replicas: int, telegram: FakeTelegramThread | None = None
+    model: Path,
+    tmp: Path,
+    replicas: int,
+    telegram: FakeTelegramThread | None = None,
+    *,
+    rabbitmq: bool = False,
 ) -> KopruProcess:
-    """`kopru run --scaled` on free ports with its own PostgreSQL database."""
+    """`kopru run --scaled` on free ports with its own PostgreSQL database (and Rasa's
+    event broker on the local RabbitMQ feeding the metrics, with `rabbitmq`)."""
     database = f"kopru_load_{uuid.uuid4().hex[:10]}"
     kopru = KopruProcess(model, tmp, args=["--scaled", "--replicas", str(replicas)])
     kopru.env = {
         "KOPRU_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "KOPRU_API_TOKEN": TOKEN,
     }
+    if rabbitmq:
+        kopru.env["KOPRU_RABBITMQ_URL"] = "amqp://guest:guest@127.0.0.1:5672/%2F"
     if telegram is not None:
         kopru.env.update(
             {

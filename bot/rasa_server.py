@@ -13,12 +13,9 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> None:
     from rasa.__main__ import main as rasa_main
 
-    try:  # TEMPORARY until bot/logsafety.py lands
-        from bot.logsafety import install
+    from bot.logsafety import install
 
-        install()
-    except ImportError:
-        pass
+    install()
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
 

@@ -181,6 +181,10 @@ class Supervisor:
             f"http://127.0.0.1:{port}/health", env, cwd,
         )  # fmt: skip
 
+    def start_events(self, env: dict[str, str], cwd: Path) -> None:
+        """The event broker's consumer (no HTTP: healthy while it runs)."""
+        self.start("event consumer", [sys.executable, "-m", "bot.cli", "events"], "", env, cwd)
+
     def wait_all_healthy(self, timeout: float) -> None:
         for child in list(self.children):
             self.wait_healthy(child.name, timeout)
@@ -191,6 +195,8 @@ class Supervisor:
         while time.monotonic() < deadline:
             if child.process.poll() is not None:
                 raise StartupFailed(f"{child.name} exited with {child.process.returncode}")
+            if not child.health_url:
+                return
             try:
                 if httpx.get(child.health_url, timeout=2.0).status_code == 200:
                     return
@@ -304,6 +310,8 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             )
         if config.scaled:
             _start_nginx(supervisor, config, replica_ports, var_dir / "run", env)
+            if env.get("KOPRU_RABBITMQ_URL"):
+                supervisor.start_events(env, config.root)
         supervisor.wait_all_healthy(config.startup_timeout)
         # The REST channel answers as soon as Sanic is up; wait for the model too.
         for port in replica_ports:
@@ -315,6 +323,12 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             f"username and the {secret} as the password)"
             if config.web_port
             else "off"
+        )
+        # A token the operator chose is their secret: never repeated in the log.
+        shown_token = (
+            "from KOPRU_API_TOKEN"
+            if config.token
+            else f"{token}  (generated; set KOPRU_API_TOKEN to fix it)"
         )
         mode = (
             f"scaled: {config.replicas} Rasa replicas behind nginx, PostgreSQL, Redis"
@@ -329,8 +343,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             f"  Telegram:       {_telegram_status(env)}\n"
             f"  Slack desk:     {slack}\n"
             f"  Dashboard:      {dashboard}\n"
-            f"  HTTP API token: {token}"
-            f"{'' if config.token else '  (generated; set KOPRU_API_TOKEN to fix it)'}\n"
+            f"  HTTP API token: {shown_token}\n"
             f"  Stop with Ctrl-C.\n",
             flush=True,
         )

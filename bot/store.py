@@ -67,6 +67,9 @@ deliveries = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("claimed_at", sa.Float, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=1),
+    # The customer the delivery came from, when there is one (`kopru forget` erases their
+    # rows); older rows have none.
+    sa.Column("sender_id", sa.String(255), nullable=True),
 )
 
 
@@ -267,6 +270,24 @@ class Store:
             ).one()
         return row_to_conversation(fresh)
 
+    def record_first_answer(
+        self, sender_id: str, session_started_at: float, seconds: float
+    ) -> bool:
+        """Fill the conversation's time to first answer when it has none yet (the event
+        broker's consumer knows it one message earlier than the action server)."""
+        c = conversations.c
+        with self.transaction() as conn:
+            result = conn.execute(
+                conversations.update()
+                .where(
+                    c.sender_id == sender_id,
+                    c.session_started_at == session_started_at,
+                    c.first_answer_seconds.is_(None),
+                )
+                .values(first_answer_seconds=seconds)
+            )
+        return bool(result.rowcount)
+
     def set_outcome(
         self, sender_id: str, session_started_at: float, outcome: str, at: float
     ) -> Conversation | None:
@@ -316,12 +337,15 @@ class Store:
 
     # --- deliveries (exactly-once processing of channel updates) -----------------------
 
-    def claim_delivery(self, key: str, now: float, stale_after: float = 120.0) -> str:
-        """Claim `key` for processing; see Claim for the answers."""
+    def claim_delivery(
+        self, key: str, now: float, stale_after: float = 120.0, *, sender_id: str | None = None
+    ) -> str:
+        """Claim `key` for processing (from customer `sender_id`, if any); see Claim for
+        the answers."""
         for _attempt in range(3):
             try:
                 with self.transaction() as conn:
-                    return _claim(conn, key, now, stale_after)
+                    return _claim(conn, key, now, stale_after, sender_id)
             except StoreError as exc:
                 # Two replicas inserting the same key: the loser looks again.
                 if not isinstance(exc.__cause__, IntegrityError):
@@ -382,11 +406,17 @@ class Store:
         return [(r.reference, r.email) for r in rows]
 
 
-def _claim(conn: Connection, key: str, now: float, stale_after: float) -> str:
+def _claim(
+    conn: Connection, key: str, now: float, stale_after: float, sender_id: str | None
+) -> str:
     d = deliveries.c
     row = conn.execute(sa.select(deliveries).where(d.key == key)).first()
     if row is None:
-        conn.execute(deliveries.insert().values(key=key, status="processing", claimed_at=now))
+        conn.execute(
+            deliveries.insert().values(
+                key=key, status="processing", claimed_at=now, sender_id=sender_id
+            )
+        )
         return Claim.NEW
     if row.status == "done":
         return Claim.DONE

@@ -27,6 +27,7 @@ from bench.load import (
     scaled_kopru,
 )
 from bot.settings import PROJECT_ROOT
+from bot.store import Store
 from bot.training import ensure_model
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
@@ -62,7 +63,7 @@ def kopru(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegramThread
           ) -> Iterator[KopruProcess]:  # fmt: skip
     _postgres("start")  # idempotent: a test below stops it
     model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models", quiet=True)
-    process = scaled_kopru(model, tmp_path_factory.mktemp("scaled"), 2, telegram)
+    process = scaled_kopru(model, tmp_path_factory.mktemp("scaled"), 2, telegram, rabbitmq=True)
     process.start()
     yield process
     process.stop()
@@ -72,6 +73,30 @@ def test_two_replicas_serve_behind_nginx(kopru: KopruProcess) -> None:
     assert len(replica_pids(kopru)) == 2
     status = httpx.get(f"{kopru.url}/status", params={"token": TOKEN}, timeout=30)
     assert status.status_code == 200 and status.json()["model_file"]
+
+
+def test_the_event_broker_feeds_the_first_answer_time_of_a_one_message_conversation(
+    kopru: KopruProcess,
+) -> None:
+    sender = "ev-" + uuid.uuid4().hex[:8]
+    said = httpx.post(
+        f"{kopru.url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": "where is my order?"},
+        timeout=60,
+    )
+    assert said.status_code == 200
+    store = Store(kopru.env["KOPRU_DATABASE_URL"])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            conversations = store.conversations_of(sender)
+            if conversations and conversations[0].first_answer_seconds is not None:
+                break
+            assert time.monotonic() < deadline, conversations
+            time.sleep(0.5)
+    finally:
+        store.close()
+    assert 0 <= conversations[0].first_answer_seconds < 30
 
 
 def test_killing_a_replica_loses_no_acknowledged_message(
