@@ -27,6 +27,7 @@ __all__ = [
     "check_tracker_store",
     "effective_endpoints",
     "rasa_argv",
+    "rasa_env",
     "run",
 ]
 
@@ -113,21 +114,28 @@ def check_tracker_store(endpoints: Path) -> None:
 
 
 def rasa_argv(
-    python: str, *, model: Path, token: str, host: str, port: int, endpoints: Path,
-    credentials: Path,
-) -> list[str]:  # fmt: skip
-    """`rasa run` as Köprü starts it: the HTTP API always behind the token, and the log
-    record factory that masks secrets and personal data installed first."""
-    if not token:
-        raise ConfigError("the Rasa server's HTTP API needs a token")
+    python: str, *, model: Path, host: str, port: int, endpoints: Path, credentials: Path
+) -> list[str]:
+    """`rasa run` as Köprü starts it, through bot.rasa_server: the log record factory that
+    masks secrets and personal data installed first, and the HTTP API always on behind
+    the token, which comes from `rasa_env` (not the command line: `ps` shows that)."""
     return [
         python, "-m", "bot.rasa_server", "run",
         "--model", str(model),
-        "--enable-api", f"--auth-token={token}",  # a token may start with "-"
+        "--enable-api",
         "--interface", host, "--port", str(port),
         "--endpoints", str(endpoints),
         "--credentials", str(credentials),
     ]  # fmt: skip
+
+
+def rasa_env(env: dict[str, str], token: str) -> dict[str, str]:
+    """The Rasa server's environment: the HTTP API token for bot.rasa_server."""
+    from bot.rasa_server import TOKEN_ENV
+
+    if not token:
+        raise ConfigError("the Rasa server's HTTP API needs a token")
+    return {**env, TOKEN_ENV: token}
 
 
 @dataclass
@@ -301,13 +309,11 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         for index, port in enumerate(replica_ports):
             name = f"rasa server {index + 1}" if config.scaled else "rasa server"
             argv = rasa_argv(
-                python, model=config.model, token=token, host=replica_host, port=port,
-                endpoints=endpoints,
+                python, model=config.model, host=replica_host, port=port, endpoints=endpoints,
                 credentials=config.credentials or config.root / "credentials.yml",
             )  # fmt: skip
-            supervisor.start(
-                name, argv, f"http://127.0.0.1:{port}/webhooks/webchat/health", env, config.root
-            )
+            health = f"http://127.0.0.1:{port}/webhooks/webchat/health"
+            supervisor.start(name, argv, health, rasa_env(env, token), config.root)
         if config.scaled:
             _start_nginx(supervisor, config, replica_ports, var_dir / "run", env)
             if env.get("KOPRU_RABBITMQ_URL"):

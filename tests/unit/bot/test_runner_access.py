@@ -15,7 +15,8 @@ import yaml
 from bot import runner
 from bot.action_server import SECRET_ENV, SECRET_HEADER
 from bot.errors import ConfigError
-from bot.runner import RunConfig, StartupFailed, Supervisor, rasa_argv
+from bot.rasa_server import TOKEN_ENV, with_token
+from bot.runner import RunConfig, StartupFailed, Supervisor, rasa_argv, rasa_env
 
 MODEL = Path("/models/kopru-0000000000000000.tar.gz")
 
@@ -24,15 +25,26 @@ def _auth_tokens(argv: list[str]) -> list[str]:
     return [a.split("=", 1)[1] for a in argv if a.startswith("--auth-token")]
 
 
-def test_rasa_argv_always_enables_the_api_behind_the_token() -> None:
-    argv = rasa_argv("python", model=MODEL, token="-starts-with-a-dash", host="127.0.0.1",
-                     port=5005, endpoints=Path("e.yml"), credentials=Path("c.yml"))  # fmt: skip
-    assert "--enable-api" in argv
-    assert _auth_tokens(argv) == ["-starts-with-a-dash"]
-    assert "--auth-token" not in argv  # the "=" form: a token starting with "-" stays a value
+def test_rasa_gets_the_token_from_its_environment_not_its_command_line() -> None:
+    argv = rasa_argv("python", model=MODEL, host="127.0.0.1", port=5005,
+                     endpoints=Path("e.yml"), credentials=Path("c.yml"))  # fmt: skip
+    assert argv[:4] == ["python", "-m", "bot.rasa_server", "run"]
+    assert "--enable-api" in argv and _auth_tokens(argv) == []  # `ps` shows no token
+    assert rasa_env({"PATH": "/bin"}, "-starts-with-a-dash")[TOKEN_ENV] == "-starts-with-a-dash"
     with pytest.raises(ConfigError, match="needs a token"):
-        rasa_argv("python", model=MODEL, token="", host="127.0.0.1", port=5005,
-                  endpoints=Path("e.yml"), credentials=Path("c.yml"))  # fmt: skip
+        rasa_env({}, "")
+
+
+def test_the_rasa_entry_point_adds_the_token_and_refuses_an_open_api() -> None:
+    args = with_token(["run", "--enable-api", "--port", "5005"], "-starts-with-a-dash")
+    # the "=" form: a token starting with "-" stays a value
+    assert args == ["run", "--enable-api", "--port", "5005", "--auth-token=-starts-with-a-dash"]
+    assert with_token(["run", "--enable-api", "--jwt-secret", "j"], None)[-1] == "j"
+    assert with_token(["run"], None) == ["run"]  # no HTTP API at all
+    with pytest.raises(ValueError, match=TOKEN_ENV):
+        with_token(["run", "--enable-api"], None)
+    with pytest.raises(ValueError, match=TOKEN_ENV):
+        with_token(["run", "--enable-api"], "")
 
 
 @pytest.fixture
@@ -68,14 +80,14 @@ def test_run_starts_rasa_with_a_token_and_the_action_secret(
     config = RunConfig(root=tmp_path, model=MODEL, port=50_005, action_port=50_055,
                        demo_backend=False, web_port=0, token=token)  # fmt: skip
     assert runner.run(config, {}) == 1
-    rasa, rasa_env = started["rasa server"]
-    tokens = _auth_tokens(rasa)
-    assert "--enable-api" in rasa and len(tokens) == 1
-    assert tokens[0] == token if token else len(tokens[0]) >= 24
+    rasa, environment = started["rasa server"]
+    assert "--enable-api" in rasa and _auth_tokens(rasa) == []
+    given = environment[TOKEN_ENV]
+    assert given == token if token else len(given) >= 24
 
     _actions, action_env = started["action server"]
     secret = action_env[SECRET_ENV]
-    assert len(secret) >= 16 and rasa_env[SECRET_ENV] == secret
+    assert len(secret) >= 16 and environment[SECRET_ENV] == secret
     assert "--host" not in _actions  # its default: 127.0.0.1
     endpoints = tmp_path / "var" / "run" / "endpoints-50005.yml"
     assert rasa[rasa.index("--endpoints") + 1] == str(endpoints)
