@@ -11,6 +11,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.hours import AgentDeskConfig, parse_agent_desk
+from bot.masking import PrivacyConfig, parse_privacy_config
 from bot.survey import SurveyConfig, parse_survey_config
 
 __all__ = ["BusinessConfig", "DeliveryTerms", "load_business_config"]
@@ -36,6 +37,7 @@ class BusinessConfig:
     # Optional in kopru.yml; the default is UTC, Monday-Friday 09:00-17:00.
     agent_desk: AgentDeskConfig = field(default_factory=lambda: parse_agent_desk(None))
     survey: SurveyConfig = field(default_factory=SurveyConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     def payment_methods_for(self, language: str) -> tuple[str, ...]:
         return self.payment_methods.get(language) or self.payment_methods["en"]
@@ -92,6 +94,7 @@ def parse_business_config(raw: Any) -> BusinessConfig:
         troubleshooting_steps=tuple(steps),
         agent_desk=parse_agent_desk(raw.get("agent_desk")),
         survey=parse_survey_config(raw.get("survey")),
+        privacy=parse_privacy_config(raw.get("privacy")),
     )
 
 

@@ -6,6 +6,12 @@ every mrkdwn text object is `verbatim` so Slack does not auto-parse plain "@here
 Texts are clipped to Slack's limits (header 150, section text 3000, fields 10 x 2000,
 50 blocks) without cutting an escape entity or a `<...>` token in half.
 
+Personal data in what the customer told (the last messages, slot values such as the
+e-mail) is masked by `bot.masking` before it is escaped: the kinds `card` is given (by
+default all of them; kopru.yml's `privacy.mask_in_slack_card` decides in production) and
+card numbers always, also in the customer's messages relayed to the thread. The
+customer's name is shown as it is.
+
 The dicts returned by `card`, `thread_customer_message` and `thread_notice` are the
 `text` and `blocks` keyword arguments of `chat.postMessage` / `chat.update`; post them
 without `link_names` or `parse="full"`.
@@ -14,12 +20,13 @@ without `link_names` or `parse="full"`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from bot.escalation import Reason
 from bot.handoff import Handoff, State
+from bot.masking import ALL_KINDS, ALWAYS_MASKED, Kind, mask
 from bot.store import Conversation, Outcome
 
 __all__ = [
@@ -297,7 +304,7 @@ def _intents_text(context: Mapping[str, Any]) -> str:
     return "*Intents seen*\n" + (", ".join(parts) if parts else "_none_")
 
 
-def _slots_text(context: Mapping[str, Any]) -> str:
+def _slots_text(context: Mapping[str, Any], kinds: Collection[Kind]) -> str:
     slots = context.get("slots")
     lines = []
     if isinstance(slots, Mapping):
@@ -307,27 +314,29 @@ def _slots_text(context: Mapping[str, Any]) -> str:
                 continue
             if isinstance(value, list):
                 value = ", ".join(str(v) for v in value)
-            lines.append(f"*{label}:* {_safe(value)}")
+            lines.append(f"*{label}:* {_safe(mask(str(value), kinds))}")
     return "*What we know*\n" + ("\n".join(lines) if lines else "_nothing collected yet_")
 
 
-def _transcript_line(line: Any) -> str | None:
+def _transcript_line(line: Any, kinds: Collection[Kind]) -> str | None:
     if not isinstance(line, Mapping):
         return None
     text = line.get("text")
     if text is None or not str(text).strip():
         return None
     speaker = SPEAKERS.get(str(line.get("speaker")), "Customer")
-    return f">*{speaker}:* {_safe(text)}"
+    return f">*{speaker}:* {_safe(mask(str(text), kinds))}"
 
 
-def _transcript_text(context: Mapping[str, Any], max_lines: int) -> str:
+def _transcript_text(context: Mapping[str, Any], max_lines: int, kinds: Collection[Kind]) -> str:
     """The last `max_lines` lines, dropping the oldest further if they do not fit."""
     title = "*Last messages*"
     raw = context.get("transcript")
     lines = [
         rendered
-        for rendered in (_transcript_line(line) for line in (raw if isinstance(raw, list) else []))
+        for rendered in (
+            _transcript_line(line, kinds) for line in (raw if isinstance(raw, list) else [])
+        )
         if rendered is not None
     ]
     if not lines:
@@ -408,21 +417,25 @@ def card(
     now: float,
     place: int | None = None,
     max_lines: int = 10,
+    masked: Collection[Kind] = ALL_KINDS,
 ) -> dict[str, Any]:
     """The context card of a handoff: `{"text": ..., "blocks": [...]}`.
 
     `earlier` are the customer's conversations (the handoff's own one is left out),
     `now` is the time the waiting time is counted to while queued, `place` the place in
-    the queue, and `max_lines` how many transcript lines are shown at most.
+    the queue, `max_lines` how many transcript lines are shown at most, and `masked`
+    the kinds of personal data shown masked in slot values and messages (card numbers
+    always are).
     """
+    kinds = frozenset(masked) | ALWAYS_MASKED
     context = _context(handoff)
     headline = f"{HEADERS.get(handoff.state, 'Customer conversation')} · {handoff.reference}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(headline, MAX_HEADER_TEXT)},
         {"type": "section", "fields": _fields(handoff, now=now, place=place)},
         _section(_intents_text(context)),
-        _section(_slots_text(context)),
-        _section(_transcript_text(context, max_lines)),
+        _section(_slots_text(context, kinds)),
+        _section(_transcript_text(context, max_lines, kinds)),
         _earlier_block(handoff, earlier),
     ]
     actions = _actions(handoff)
@@ -435,11 +448,12 @@ def thread_customer_message(handoff: Handoff, text: str) -> dict[str, Any]:
     """A customer message posted in the card's thread while a person has the conversation.
 
     Long messages are split over several sections so that nothing the customer wrote is
-    lost (within Slack's 50 blocks).
+    lost (within Slack's 50 blocks). Card numbers are masked: the agent talks to the
+    customer here, but a card number must not stay in Slack's history.
     """
     name = _customer_name(handoff)
     speaker = f"{name} (customer)" if name else "Customer"
-    body = f"*{speaker}:* {escape(text)}"
+    body = f"*{speaker}:* {escape(mask(text, ALWAYS_MASKED))}"
     chunks = _chunks(body, MAX_SECTION_TEXT)
     if len(chunks) > MAX_BLOCKS:
         chunks = [
