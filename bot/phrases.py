@@ -10,7 +10,13 @@ import datetime as dt
 from typing import Final
 from zoneinfo import ZoneInfo
 
-__all__ = ["format_minutes", "format_minutes_about", "format_when"]
+__all__ = [
+    "action_failed_apology",
+    "format_minutes",
+    "format_minutes_about",
+    "format_when",
+    "message_too_long",
+]
 
 _EN_DAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _EN_MONTHS: Final = (
@@ -144,3 +150,42 @@ def format_minutes_about(n: int, language: str) -> str:
     if lang == "pl":
         return f"około {n} {'minuty' if n == 1 else 'minut'}"
     return f"about {format_minutes(n, 'en')}"
+
+
+def action_failed_apology(language: str) -> str:
+    """Said when part of the bot failed while answering (e.g. the action server is down)."""
+    lang = _language(language)
+    if lang == "tr":
+        return (
+            "Üzgünüm, bizim tarafımızda bir sorun oluştu ve isteğinizi tamamlayamadım. "
+            "Lütfen bir dakika sonra tekrar deneyin."
+        )
+    if lang == "pl":
+        return (
+            "Przepraszam, coś poszło nie tak po naszej stronie i nie udało mi się tego "
+            "dokończyć. Spróbuj proszę ponownie za minutę."
+        )
+    return (
+        "Sorry, something went wrong on our side and I couldn't finish that. "
+        "Please try again in a minute."
+    )
+
+
+def message_too_long(language: str, limit: int) -> str:
+    """Said instead of an answer when a message is longer than ``limit`` characters."""
+    lang = _language(language)
+    if lang == "tr":
+        dotted = f"{limit:,}".replace(",", ".")
+        return (
+            "Üzgünüm, bu mesaj okuyabileceğimden daha uzun. Lütfen daha kısa bir mesaj "
+            f"gönderin (en fazla {dotted} karakter)."
+        )
+    if lang == "pl":
+        return (
+            "Przepraszam, ta wiadomość jest dla mnie za długa. Wyślij proszę krótszą "
+            f"wiadomość (maksymalnie {limit} znaków)."
+        )
+    return (
+        "Sorry, that message is too long for me to read. Please send a shorter message "
+        f"(at most {limit:,} characters)."
+    )

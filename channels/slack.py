@@ -6,9 +6,10 @@ it reads the ``SLACK_*`` variables described in :mod:`channels.slack_desk`.
 Slack's Events API and interactivity requests both arrive at ``POST
 /webhooks/slack/events`` (or over Socket Mode when ``SLACK_APP_TOKEN`` is set). bolt
 verifies the request signature (stale or forged: 401) and acknowledges at once; the work
-runs after the acknowledgement, so Slack's 3-second limit is always met. An event is
-claimed in Köprü's store by its ``event_id`` before it is handled, so Slack's retries
-(``X-Slack-Retry-Num``) relay nothing twice.
+runs after the acknowledgement, so Slack's 3-second limit is always met. Before bolt,
+bodies over 512 KB (413), content types Slack does not send (415) and bodies bolt cannot
+parse (400) are refused. An event is claimed in Köprü's store by its ``event_id`` before
+it is handled, so Slack's retries (``X-Slack-Retry-Num``) relay nothing twice.
 
 * Claim, Resolve, Return to bot: buttons on the context card. Only members of the agent
   channel may press them; the state machine decides the rest (two claims at once: one
@@ -35,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_bolt.adapter.sanic import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.internals import parse_body
 
 from bot.business import load_business_config
 from bot.desk import DeskError, HandoffService
@@ -44,6 +46,7 @@ from bot.settings import Settings
 from bot.store import Claim, Store
 from channels import slack_card
 from channels.customer_push import CustomerPush
+from channels.inbound import BadRequest, error_response, read_body
 from channels.slack_desk import SlackConfig, SlackDesk
 
 __all__ = ["SlackDeskInput", "plain_text"]
@@ -53,6 +56,10 @@ logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 MEMBERS_TTL = 60.0
+# Slack's requests are a few KB (a button press carries the whole card); more is refused
+# (413) while it arrives, before bolt parses anything.
+MAX_SLACK_BODY_BYTES = 512 * 1024
+_SLACK_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 SWEEP_SECONDS_ENV = "KOPRU_QUEUE_SWEEP_SECONDS"
 DEFAULT_SWEEP_SECONDS = 15.0
 
@@ -66,6 +73,25 @@ def plain_text(mrkdwn: str) -> str:
     text = re.sub(r"<[@#!][^<>|]*\|([^<>]+)>", r"\1", text)
     text = re.sub(r"<[@#!][^<>]*>", "", text)
     return html.unescape(text).strip()
+
+
+def _check_slack_body(content_type: str | None, body: bytes) -> None:
+    """Refuses what bolt cannot parse (it parses before it checks the signature, and
+    raises on anything but an object): Slack sends JSON (Events API) or a form
+    (interactivity, ``payload=<JSON>``)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type not in _SLACK_CONTENT_TYPES:
+        raise BadRequest(
+            "Content-Type must be application/json or application/x-www-form-urlencoded.", 415
+        )
+    try:
+        parsed = parse_body(body.decode("utf-8"), media_type)
+    except UnicodeDecodeError:
+        raise BadRequest("Request body is not valid UTF-8.") from None
+    except (ValueError, RecursionError):
+        raise BadRequest("Request body is malformed (not JSON, or a form without JSON).") from None
+    if not isinstance(parsed, dict):
+        raise BadRequest("Request body must be a JSON object (or a form with one).")
 
 
 def _link(match: re.Match[str]) -> str:
@@ -161,7 +187,8 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
         async def health(_request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self._app else "off"})
 
-        @slack.route("/events", methods=["POST"])
+        # stream=True: the body is read under our size limit, not by Sanic first.
+        @slack.route("/events", methods=["POST"], stream=True)
         async def events(request: Request) -> HTTPResponse:
             if self._app is None or self.config is None:
                 return response.json(
@@ -175,9 +202,13 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
                     status=404,
                 )
             try:
-                return await AsyncSlackRequestHandler(self._app).handle(request)
-            except ValueError:  # bolt parses the body before checking the signature
-                return response.json({"error": "malformed request body"}, status=400)
+                _check_slack_body(
+                    request.headers.get("content-type"),
+                    await read_body(request, MAX_SLACK_BODY_BYTES),
+                )
+            except BadRequest as refused:
+                return error_response(refused)
+            return await AsyncSlackRequestHandler(self._app).handle(request)
 
         return slack
 

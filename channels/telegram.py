@@ -14,6 +14,15 @@ it is configured from the environment:
 Each update is claimed in Köprü's store before it is processed and marked done after, so
 a re-delivered update is answered once, and the webhook only answers 200 once the update
 is processed (otherwise Telegram re-delivers it).
+
+Bad input: a webhook body over 256 KB is refused (413) while it arrives, one that is not
+``application/json`` 415, invalid UTF-8, malformed JSON or not an update 400. Control
+characters are stripped from the text; a text over 4,096 characters (more than Telegram
+itself sends) is answered with a request for a shorter one, without the bot. When an
+action fails the customer gets an apology in their language. When the conversation store
+is unavailable nothing is sent: the webhook answers 503 with ``Retry-After`` and polling
+keeps its offset, so Telegram delivers the update again. The bot's answers to an update
+are held until Rasa has stored the turn, so a refused update has not answered already.
 """
 
 from __future__ import annotations
@@ -23,7 +32,6 @@ import contextlib
 import datetime as dt
 import hmac
 import html
-import json
 import logging
 import os
 import re
@@ -39,13 +47,41 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.settings import Settings
 from bot.store import Claim, Store
+from channels.inbound import (
+    MAX_MESSAGE_CHARS,
+    BadRequest,
+    clean_text,
+    error_response,
+    parse_json_object,
+    read_body,
+    require_json,
+)
+from channels.processing import (
+    LanguageLookup,
+    Outcome,
+    Result,
+    process,
+    too_long_reply,
+    tracker_language,
+    unavailable_response,
+    watch_action_failures,
+)
 
-__all__ = ["TelegramConfig", "TelegramInput", "TelegramOutput", "keyboard_rows", "split_message"]
+__all__ = [
+    "HeldTelegramOutput",
+    "TelegramConfig",
+    "TelegramInput",
+    "TelegramOutput",
+    "check_update",
+    "keyboard_rows",
+    "split_message",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +91,9 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 UNSUPPORTED_PAYLOAD = "/unsupported_message"
 START_PAYLOAD = "/greet"
 MAX_SEND_ATTEMPTS = 4
+# An update is a message or a button tap, a few KB; Telegram's own limit is 4,096
+# characters of text. Bodies over this are refused (413) while they arrive.
+MAX_UPDATE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -135,6 +174,8 @@ class TelegramOutput(OutputChannel):
                     if attempt == MAX_SEND_ATTEMPTS:
                         raise
                     logger.warning("Telegram asked to wait %.1f s (chat %s)", delay, chat_id)
+                except TelegramBadRequest:
+                    raise  # a NetworkError for PTB, but sending it again cannot help
                 except (TimedOut, NetworkError):
                     if attempt == MAX_SEND_ATTEMPTS:
                         raise
@@ -191,6 +232,30 @@ class TelegramOutput(OutputChannel):
             await self.send_text_message(recipient_id, str(text))
 
 
+class HeldTelegramOutput(TelegramOutput):
+    """Holds the bot's messages for one update until Rasa has stored the turn.
+
+    A turn refused because the conversation store is unavailable must not have answered
+    already: Telegram delivers the update again and the customer would read it twice.
+    """
+
+    def __init__(self, bot: Bot, limits: _Limits) -> None:
+        super().__init__(bot, limits)
+        self.held: list[tuple[str, dict[str, Any]]] = []
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.held.append((recipient_id, dict(message)))
+
+    async def release(self) -> None:
+        """Sends what was held, in order."""
+        held, self.held = self.held, []
+        for recipient_id, message in held:
+            await super().send_response(recipient_id, message)
+
+    def discard(self) -> None:
+        self.held.clear()
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
     value = exc.retry_after
@@ -236,6 +301,33 @@ class Busy(Exception):
     """The update is being processed elsewhere right now; Telegram should retry later."""
 
 
+class Refused(Exception):
+    """The conversation store is unavailable: the update must be delivered again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def check_update(data: Mapping[str, Any], bot: Bot) -> Update:
+    """The update in Telegram's JSON, or BadRequest (400) if it is not one Köprü can read."""
+    if not isinstance(data.get("update_id"), int) or isinstance(data.get("update_id"), bool):
+        raise BadRequest("Not a Telegram update: 'update_id' must be an integer.")
+    try:
+        update = Update.de_json(dict(data), bot)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise BadRequest(f"Not a Telegram update ({type(exc).__name__}).") from None
+    if update is None:
+        raise BadRequest("Not a Telegram update.")
+    message = update.message
+    if message is not None and message.text is not None and not isinstance(message.text, str):
+        raise BadRequest("Not a Telegram update: 'text' must be a string.")
+    query = update.callback_query
+    if query is not None and query.data is not None and not isinstance(query.data, str):
+        raise BadRequest("Not a Telegram update: 'data' must be a string.")
+    return update
+
+
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
@@ -256,6 +348,7 @@ class TelegramInput(InputChannel):
         self._bot: Bot | None = None
         self._limits = _Limits()
         self._poller: asyncio.Task[None] | None = None
+        self._app: Any = None  # the Sanic app, whose agent knows the conversations
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -320,35 +413,49 @@ class TelegramInput(InputChannel):
     # --- one processing path for webhook and polling ----------------------------------
 
     async def handle_update(self, data: Mapping[str, Any], on_new_message: OnNewMessage) -> str:
-        """Process one update (as Telegram's JSON) exactly once; returns the Claim it found."""
-        update = Update.de_json(dict(data), self.bot)
-        if update is None:
-            return Claim.DONE
-        return await self._handle(update, on_new_message)
+        """Process one update (as Telegram's JSON) exactly once; returns the Claim it found.
+
+        Raises BadRequest if it is not an update, Busy if it is being processed elsewhere,
+        Refused if the conversation store is unavailable (deliver it again later).
+        """
+        return await self._handle(check_update(data, self.bot), on_new_message)
 
     async def _handle(self, update: Update, on_new_message: OnNewMessage) -> str:
         key = f"telegram:{self.bot.id}:{update.update_id}"
-        claim = await asyncio.to_thread(self.store.claim_delivery, key, time.time())
+        # The chat id is the sender id Rasa sees; `kopru forget` erases the row with it.
+        chat = update.effective_chat
+        sender = str(chat.id) if chat is not None else None
+        claim = await asyncio.to_thread(
+            self.store.claim_delivery, key, time.time(), sender_id=sender
+        )
         if claim == Claim.DONE:
             logger.info("Telegram update %s was already processed", update.update_id)
             return claim
         if claim == Claim.BUSY:
             raise Busy(key)
         try:
-            await self._dispatch(update, on_new_message)
+            result = await self._dispatch(update, on_new_message)
+            if result is not None and result.outcome is Outcome.UNAVAILABLE:
+                raise Refused(result.retry_after)
         except BaseException:
             await asyncio.to_thread(self.store.release_delivery, key)
             raise
         await asyncio.to_thread(self.store.finish_delivery, key)
         return Claim.NEW
 
-    async def _dispatch(self, update: Update, on_new_message: OnNewMessage) -> None:
-        output = TelegramOutput(self.bot, self._limits)
+    def _language_lookup(self) -> LanguageLookup | None:
+        return tracker_language(self._app) if self._app is not None else None
+
+    async def _dispatch(self, update: Update, on_new_message: OnNewMessage) -> Result | None:
+        output = HeldTelegramOutput(self.bot, self._limits)
         query = update.callback_query
         if query is not None:
             # Stop the button's spinner and take the keyboard away, then act on the tap.
-            await output._call(str(query.from_user.id), lambda: query.answer())
-            if query.message is not None and query.data:
+            # Both are cosmetic: a re-delivered tap is "too old" to answer, and that is fine.
+            with contextlib.suppress(TelegramError):
+                await output._call(str(query.from_user.id), lambda: query.answer())
+            data = clean_text(query.data or "")
+            if query.message is not None and data:
                 chat_id = str(query.message.chat.id)
                 with contextlib.suppress(TelegramError):
                     await output._call(
@@ -358,30 +465,62 @@ class TelegramInput(InputChannel):
                             message_id=query.message.message_id,  # type: ignore[union-attr]
                         ),
                     )
-                await on_new_message(
-                    self._user_message(query.data, output, chat_id, query.from_user, update)
-                )
-            return
+                return await self._deliver(
+                    self._user_message(data, output, chat_id, query.from_user, update),
+                    output, on_new_message,
+                )  # fmt: skip
+            return None
         message = update.message
         if message is None:
             # Edited messages and other update types: the original was answered already.
             logger.info("Telegram update %s ignored (%s)", update.update_id,
                         "edited message" if update.edited_message else "other type")  # fmt: skip
-            return
+            return None
         if message.chat.type != "private":
             logger.info("Telegram message in a %s chat ignored", message.chat.type)
-            return
+            return None
         chat_id = str(message.chat.id)
-        if message.text:
-            text = message.text.strip()
-            if text.split("@")[0].split(" ")[0] == "/start":
-                text = START_PAYLOAD
-            elif text.startswith("/") and not text.startswith(START_PAYLOAD):
-                # A Telegram command other than /start is not a Rasa payload.
-                text = text.lstrip("/") or text
-        else:
+        text = clean_text(message.text or "")
+        if not text:
+            # Stickers, photos, voice... (and text that was only control characters).
             text = UNSUPPORTED_PAYLOAD
-        await on_new_message(self._user_message(text, output, chat_id, message.from_user, update))
+        elif text.split("@")[0].split(" ")[0] == "/start":
+            text = START_PAYLOAD
+        elif text.startswith("/") and not text.startswith(START_PAYLOAD):
+            # A Telegram command other than /start is not a Rasa payload.
+            text = text.lstrip("/") or text
+        user_message = self._user_message(text, output, chat_id, message.from_user, update)
+        if len(text) > MAX_MESSAGE_CHARS:
+            # Telegram itself sends at most 4,096 characters; more is not for the NLU.
+            reply = await too_long_reply(
+                chat_id, text, user_message.metadata, MAX_MESSAGE_CHARS, self._language_lookup()
+            )
+            try:
+                await TelegramOutput(self.bot, self._limits).send_text_message(chat_id, reply)
+            except TelegramError:
+                logger.exception("Telegram: could not ask chat %s for a shorter message", chat_id)
+            return None
+        return await self._deliver(user_message, output, on_new_message)
+
+    async def _deliver(
+        self, message: UserMessage, output: HeldTelegramOutput, on_new_message: OnNewMessage
+    ) -> Result:
+        """Rasa processes the message; what the bot said is sent once the turn is stored."""
+        try:
+            result = await process(on_new_message, message, self._language_lookup())
+        except BaseException:
+            output.discard()
+            raise
+        if result.outcome is Outcome.UNAVAILABLE:
+            output.discard()
+            return result
+        try:
+            await output.release()
+        except TelegramError:
+            # The turn is stored: delivering the update again would run it twice (and
+            # its actions, e.g. a second return). TelegramOutput has retried already.
+            logger.exception("Telegram: the answer to chat %s could not be sent", message.sender_id)
+        return result
 
     def _user_message(
         self, text: str, output: TelegramOutput, chat_id: str, user: Any, update: Update
@@ -418,7 +557,16 @@ class TelegramInput(InputChannel):
                 backoff = min(backoff * 2, 30.0)
                 continue
             for update in updates:
-                await self._process_polled(update, on_new_message)
+                try:
+                    await self._process_polled(update, on_new_message)
+                except Refused as exc:
+                    # Not processed: keep the offset, so Telegram sends it (and what
+                    # follows it) again after the pause.
+                    logger.warning("Telegram update %s refused: conversation store "
+                                   "unavailable; retrying in %d s", update.update_id,
+                                   exc.retry_after)  # fmt: skip
+                    await asyncio.sleep(exc.retry_after)
+                    break
                 # Only now is it safe to let Telegram forget the update.
                 offset = update.update_id + 1
 
@@ -429,6 +577,8 @@ class TelegramInput(InputChannel):
                 return
             except Busy:
                 await asyncio.sleep(1.0)
+            except Refused:
+                raise
             except Exception:
                 logger.exception("Telegram update %s failed (attempt %d)", update.update_id,
                                  attempt)  # fmt: skip
@@ -445,10 +595,12 @@ class TelegramInput(InputChannel):
         return hmac.compare_digest(given.encode(), expected.encode())
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        watch_action_failures()
         telegram = Blueprint("telegram_webhook", __name__)
 
         @telegram.listener("after_server_start")
-        async def connect(_app: Any, _loop: Any) -> None:
+        async def connect(app: Any, _loop: Any) -> None:
+            self._app = app
             try:
                 await self.start(on_new_message)
             except TelegramError:
@@ -463,23 +615,26 @@ class TelegramInput(InputChannel):
             return response.json({"status": "ok" if self.enabled else "off",
                                   "mode": self.config.mode})  # fmt: skip
 
-        @telegram.route("/webhook", methods=["POST"])
+        # stream=True: the body is read here, under our size limit, not by Sanic first.
+        @telegram.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             if not self.enabled:
                 return response.json({"error": "the Telegram channel is off"}, status=404)
             if not self._secret_ok(request):
                 logger.warning("Telegram webhook request with a wrong or missing secret")
                 return response.json({"error": "forbidden"}, status=403)
+            data: dict[str, Any] = {}
             try:
-                data = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError):
-                return response.json({"error": "body must be JSON"}, status=400)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                return response.json({"error": "not a Telegram update"}, status=400)
-            try:
+                require_json(request.headers.get("content-type"))
+                data = parse_json_object(await read_body(request, MAX_UPDATE_BYTES))
                 await self.handle_update(data, on_new_message)
+            except BadRequest as refused:
+                return error_response(refused)
             except Busy:
                 return response.json({"error": "being processed, retry later"}, status=503)
+            except Refused as exc:
+                # No 200: Telegram delivers the update again.
+                return unavailable_response(exc.retry_after)
             except Exception:
                 # No 200: Telegram delivers the update again.
                 logger.exception("Telegram update %s failed", data.get("update_id"))

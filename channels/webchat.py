@@ -17,8 +17,12 @@ Its routes live under ``/webhooks/webchat/``:
   one of the customer's (an agent's replies, handoff notices), from Köprü's outbox:
   ``{"messages": [{"id", ...message}], "last": <id>}``. Also for REST clients.
 
-Invalid requests are answered with ``400 {"error": "..."}`` and never reach the bot;
-a failure inside the bot is logged and answered with ``500 {"error": "..."}``.
+Invalid requests are answered with ``{"error": "..."}`` and never reach the bot: a body
+over 128 KB 413, not JSON 415, invalid UTF-8 or JSON or bad fields 400. A message over
+4,096 characters is answered (200) with a request for a shorter one, without the bot.
+When an action fails the customer gets an apology; when the conversation store is
+unavailable, 503 with ``Retry-After`` and ``{"error", "retry_after", "language"}`` (the
+page retries); a failure inside the bot is logged and answered with ``500 {"error"}``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-import json
 import logging
 import re
 from asyncio import CancelledError
@@ -48,15 +51,34 @@ from sanic.response import HTTPResponse
 from bot.errors import StoreError
 from bot.settings import Settings
 from bot.store import Store
+from channels.inbound import (
+    MAX_MESSAGE_CHARS,
+    BadRequest,
+    Inbound,
+    error_response,
+    inbound_message,
+    parse_json_object,
+    read_inbound,
+    require_json,
+)
+from channels.processing import (
+    Outcome,
+    process,
+    reply_language,
+    tracker_language,
+    unavailable_response,
+    watch_action_failures,
+)
+from channels.rest import too_long_answer
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "webchat"
 
 MAX_SENDER_LENGTH = 128
-MAX_MESSAGE_LENGTH = 4096
+MAX_MESSAGE_LENGTH = MAX_MESSAGE_CHARS
 # Generous upper bound for a whole request: 4096 characters JSON-escaped as
-# surrogate pairs plus room for metadata. Larger bodies are refused outright.
+# surrogate pairs plus room for metadata. Larger bodies are refused while they arrive.
 MAX_BODY_BYTES = 128 * 1024
 
 SENDER_PATTERN = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -91,82 +113,37 @@ _PAGE_CSP = "; ".join(
 )
 
 
-class WebChatRequestError(ValueError):
-    """A webhook request that cannot be processed; the message is shown to the client."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+# Kept for callers of the old names; the checks themselves live in channels.inbound.
+WebChatRequestError = BadRequest
+WebChatPayload = Inbound
 
 
-@dataclass(frozen=True)
-class WebChatPayload:
-    """A validated webhook request body."""
-
-    sender: str
-    message: str
-    metadata: dict[str, Any] | None
-
-
-def _is_json_content_type(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json"
+def _check_sender(payload: Inbound) -> Inbound:
+    if len(payload.sender) > MAX_SENDER_LENGTH or not SENDER_PATTERN.fullmatch(payload.sender):
+        raise BadRequest(
+            f"'sender' must be 1-{MAX_SENDER_LENGTH} characters from "
+            "A-Z, a-z, 0-9, '_', '-', '.', ':'."
+        )
+    return payload
 
 
-def parse_payload(content_type: str | None, body: bytes) -> WebChatPayload:
-    """Validates a webhook request body.
+def parse_payload(content_type: str | None, body: bytes) -> Inbound:
+    """Validates a webhook request body that has been read already.
 
     Args:
         content_type: the request's ``Content-Type`` header.
         body: the raw request body.
 
     Returns:
-        The validated payload (``message`` is stripped).
+        The validated payload (``text`` is cleaned; it may be ``too_long``).
 
     Raises:
-        WebChatRequestError: if the request is not acceptable.
+        BadRequest: if the request is not acceptable (400, 413 or 415).
     """
-    if not _is_json_content_type(content_type):
-        raise WebChatRequestError("Content-Type must be application/json.")
+    require_json(content_type)
     if len(body) > MAX_BODY_BYTES:
-        raise WebChatRequestError(
-            f"Request body is too large (limit {MAX_BODY_BYTES} bytes).", status=413
-        )
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise WebChatRequestError("Request body must be valid UTF-8 JSON.") from None
-    if not isinstance(data, dict):
-        raise WebChatRequestError("Request body must be a JSON object.")
-
-    sender = data.get("sender")
-    if not isinstance(sender, str) or not sender:
-        raise WebChatRequestError("'sender' is required and must be a non-empty string.")
-    if len(sender) > MAX_SENDER_LENGTH or not SENDER_PATTERN.fullmatch(sender):
-        raise WebChatRequestError(
-            f"'sender' must be 1-{MAX_SENDER_LENGTH} characters from "
-            "A-Z, a-z, 0-9, '_', '-', '.', ':'."
-        )
-
-    message = data.get("message")
-    if not isinstance(message, str):
-        raise WebChatRequestError("'message' is required and must be a string.")
-    message = message.strip()
-    if not message:
-        raise WebChatRequestError("'message' must not be empty.")
-    if len(message) > MAX_MESSAGE_LENGTH:
-        raise WebChatRequestError(
-            f"'message' is too long (at most {MAX_MESSAGE_LENGTH} characters)."
-        )
-
-    metadata = data.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise WebChatRequestError("'metadata' must be a JSON object if given.")
-
-    return WebChatPayload(sender=sender, message=message, metadata=metadata)
+        raise BadRequest(f"Request body is too large (at most {MAX_BODY_BYTES} bytes).", 413)
+    return _check_sender(inbound_message(parse_json_object(body)))
 
 
 @dataclass(frozen=True)
@@ -258,6 +235,7 @@ class WebChatInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Defines the chat page, static files, health and webhook routes."""
+        watch_action_failures()
         module = inspect.getmodule(self)
         webchat = Blueprint(
             f"custom_webhook_{type(self).__name__}",
@@ -303,25 +281,27 @@ class WebChatInput(InputChannel):
             last = rows[-1][0] if rows else after
             return response.json({"messages": messages, "last": last})
 
-        @webchat.route("/webhook", methods=["POST"])
+        # stream=True: the body is read here, under our size limit, not by Sanic first.
+        @webchat.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
-                payload = parse_payload(request.headers.get("content-type"), request.body)
-            except WebChatRequestError as e:
-                return _error(e.message, e.status)
+                payload = _check_sender(await read_inbound(request, MAX_BODY_BYTES))
+            except BadRequest as e:
+                return error_response(e)
+            if payload.too_long:
+                return response.json(await too_long_answer(payload, request.app))
 
             collector = CollectingOutputChannel()
+            message = UserMessage(
+                payload.text,
+                collector,
+                payload.sender,
+                input_channel=self.name(),
+                metadata=payload.metadata,
+            )
             # noinspection PyBroadException
             try:
-                await on_new_message(
-                    UserMessage(
-                        payload.message,
-                        collector,
-                        payload.sender,
-                        input_channel=self.name(),
-                        metadata=payload.metadata,
-                    )
-                )
+                result = await process(on_new_message, message, tracker_language(request.app))
             except CancelledError:
                 # Same as RestInput: the request timed out or the client went away.
                 logger.error("webchat.message.received.timeout sender=%s", payload.sender)
@@ -329,7 +309,10 @@ class WebChatInput(InputChannel):
             except Exception:
                 logger.exception("webchat.message.received.failure sender=%s", payload.sender)
                 return _error("The assistant could not process the message.", 500)
-
+            if result.outcome is Outcome.UNAVAILABLE:
+                # The page says "could not send, retrying" in the customer's language.
+                language = await reply_language(payload.sender, payload.text, payload.metadata)
+                return unavailable_response(result.retry_after, language=language)
             return response.json(collector.messages)
 
         return webchat

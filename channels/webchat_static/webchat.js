@@ -4,6 +4,10 @@
  * Posts {sender, message} to the relative URL "webhook" (the page is served at
  * /webhooks/webchat/) and renders the bot's messages. Text from the bot or the
  * user is only ever inserted with textContent / text nodes, never parsed as HTML.
+ * A 503 (message not processed, e.g. the conversation store is down) is sent again
+ * after the server's retry_after, with growing pauses, the text kept in its bubble
+ * and a notice in the customer's language; after the last try the text goes back
+ * into the input box.
  */
 (function () {
   "use strict";
@@ -17,6 +21,24 @@
   var MAX_TRANSCRIPT = 200;
   var MAX_MESSAGE_LENGTH = 4096;
   var REQUEST_TIMEOUT_MS = 60000;
+  // A 503 means the message was not processed (e.g. the conversation store is down):
+  // send it again, waiting at least what the server says, longer each time.
+  var MAX_SEND_ATTEMPTS = 8;
+  var MAX_RETRY_DELAY_S = 60;
+  var RETRY_TEXTS = {
+    en: {
+      retrying: "Couldn't send your message. Retrying in {s} s…",
+      gaveUp: "Your message could not be sent. Please try again later."
+    },
+    tr: {
+      retrying: "Mesajınız gönderilemedi. {s} sn içinde yeniden deneniyor…",
+      gaveUp: "Mesajınız gönderilemedi. Lütfen daha sonra tekrar deneyin."
+    },
+    pl: {
+      retrying: "Nie udało się wysłać wiadomości. Ponowna próba za {s} s…",
+      gaveUp: "Nie udało się wysłać wiadomości. Spróbuj ponownie później."
+    }
+  };
   var SENDER_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
   var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 
@@ -346,6 +368,30 @@
     return "Message not sent (error " + status + "). Please try again.";
   }
 
+  // The language for the page's own words: the server's guess from the message, else
+  // the browser's preferred one among ours.
+  function pageLanguage(serverLanguage) {
+    if (typeof serverLanguage === "string" && RETRY_TEXTS[serverLanguage]) {
+      return serverLanguage;
+    }
+    var preferred = (navigator.languages && navigator.languages.length)
+      ? navigator.languages : [navigator.language || "en"];
+    for (var i = 0; i < preferred.length; i++) {
+      var code = String(preferred[i] || "").slice(0, 2).toLowerCase();
+      if (RETRY_TEXTS[code]) {
+        return code;
+      }
+    }
+    return "en";
+  }
+
+  function retryDelaySeconds(body, attempt) {
+    var asked = body && typeof body.retry_after === "number" && body.retry_after > 0
+      ? body.retry_after : 1;
+    var backoff = Math.pow(2, attempt);
+    return Math.min(Math.max(asked, backoff), MAX_RETRY_DELAY_S);
+  }
+
   // ------------------------------------------------------------------ send
 
   function send(message, shownText, typedText) {
@@ -364,13 +410,9 @@
     remember(userEntry);
     setPending(true);
 
-    var controller = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = controller
-      ? window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS)
-      : null;
-
     var failed = function (errorText) {
       // Nothing is lost: drop the unsent bubble and give the text back.
+      bubble.classList.remove("msg--retrying");
       if (bubble.parentNode) {
         bubble.parentNode.removeChild(bubble);
       }
@@ -381,45 +423,78 @@
       showError(errorText);
     };
 
-    window.fetch(ENDPOINT, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ sender: senderId, message: text }),
-      credentials: "same-origin",
-      signal: controller ? controller.signal : undefined
-    })
-      .then(function (response) {
-        return response.json().then(
-          function (body) { return { response: response, body: body }; },
-          function () { return { response: response, body: null }; }
-        );
+    var finish = function () {
+      setPending(false);
+      input.focus();
+    };
+
+    var attempt = function (number) {
+      var controller = typeof AbortController === "function" ? new AbortController() : null;
+      var timer = controller
+        ? window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS)
+        : null;
+      var retrying = false;
+
+      window.fetch(ENDPOINT, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ sender: senderId, message: text }),
+        credentials: "same-origin",
+        signal: controller ? controller.signal : undefined
       })
-      .then(function (result) {
-        if (!result.response.ok || !Array.isArray(result.body)) {
-          failed(describeFailure(result.response.status, result.body));
-          return;
-        }
-        result.body.forEach(function (message) {
-          renderBotMessage(message);
-          if (message && typeof message === "object") {
-            remember({ role: "bot", message: storedBotMessage(message) });
+        .then(function (response) {
+          return response.json().then(
+            function (body) { return { response: response, body: body }; },
+            function () { return { response: response, body: null }; }
+          );
+        })
+        .then(function (result) {
+          var status = result.response.status;
+          if (status === 503 && number < MAX_SEND_ATTEMPTS) {
+            // Not processed: the text stays in its bubble and is sent again.
+            var language = pageLanguage(result.body && result.body.language);
+            var seconds = retryDelaySeconds(result.body, number);
+            retrying = true;
+            bubble.classList.add("msg--retrying");
+            showError(RETRY_TEXTS[language].retrying.replace("{s}", String(seconds)));
+            window.setTimeout(function () { attempt(number + 1); }, seconds * 1000);
+            return;
+          }
+          if (status === 503) {
+            failed(RETRY_TEXTS[pageLanguage(result.body && result.body.language)].gaveUp);
+            return;
+          }
+          if (!result.response.ok || !Array.isArray(result.body)) {
+            failed(describeFailure(status, result.body));
+            return;
+          }
+          clearError();
+          bubble.classList.remove("msg--retrying");
+          result.body.forEach(function (message) {
+            renderBotMessage(message);
+            if (message && typeof message === "object") {
+              remember({ role: "bot", message: storedBotMessage(message) });
+            }
+          });
+        })
+        .catch(function (error) {
+          if (error && error.name === "AbortError") {
+            failed("The assistant did not answer in time. Please try again.");
+          } else {
+            failed("Could not reach the assistant. Check your connection and try again.");
+          }
+        })
+        .then(function () {
+          if (timer !== null) {
+            window.clearTimeout(timer);
+          }
+          if (!retrying) {
+            finish();
           }
         });
-      })
-      .catch(function (error) {
-        if (error && error.name === "AbortError") {
-          failed("The assistant did not answer in time. Please try again.");
-        } else {
-          failed("Could not reach the assistant. Check your connection and try again.");
-        }
-      })
-      .then(function () {
-        if (timer !== null) {
-          window.clearTimeout(timer);
-        }
-        setPending(false);
-        input.focus();
-      });
+    };
+
+    attempt(1);
   }
 
   form.addEventListener("submit", function (event) {

@@ -138,7 +138,7 @@ def test_forged_and_missing_secrets_are_refused(
 
 def test_bad_bodies_are_refused(kopru: KopruProcess) -> None:
     url = f"{kopru.url}/webhooks/telegram/webhook"
-    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     assert httpx.post(url, content=b"{not json", headers=headers).status_code == 400
     assert httpx.post(url, json={"no": "update_id"}, headers=headers).status_code == 400
 
