@@ -12,7 +12,8 @@ claims, resolves or hands back (the card is updated). Configured from the enviro
 * ``SLACK_API_BASE_URL``: the Web API (default ``https://slack.com/api/``; tests point it
   at a local fake).
 
-A 429 answer is retried after its ``Retry-After`` (three times, within 45 s in all);
+A 429 answer is retried after its ``Retry-After`` (three times, within 45 s in all), a
+500 or 503 twice after a short back-off;
 connection errors are not retried, because a message Slack received before the
 connection broke would be posted twice.
 """
@@ -29,12 +30,18 @@ from typing import Any
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.business import load_business_config
 from bot.desk import DeskError
 from bot.errors import ConfigError
 from bot.handoff import Handoff
+from bot.masking import ALL_KINDS, Kind
+from bot.settings import Settings
 from bot.store import Conversation
 from channels import slack_card
 
@@ -44,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
 RATE_LIMIT_RETRIES = 3
+SERVER_ERROR_RETRIES = 2
 REQUEST_TIMEOUT = 10
 # A call, 429 waits included, gives up after this long: the customer is told to try
 # again rather than left waiting on Slack.
@@ -57,6 +65,8 @@ class SlackConfig:
     app_token: str | None = field(repr=False)
     agent_channel: str
     api_base_url: str = DEFAULT_API_BASE_URL
+    # What the context card shows masked (kopru.yml, privacy.mask_in_slack_card).
+    card_masking: frozenset[Kind] = ALL_KINDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SlackConfig | None:
@@ -81,6 +91,9 @@ class SlackConfig:
             app_token=app_token,
             agent_channel=channel,
             api_base_url=base if base.endswith("/") else base + "/",
+            card_masking=load_business_config(
+                Settings.from_env(env).business_config
+            ).privacy.slack_card,
         )
 
     @property
@@ -92,7 +105,11 @@ class SlackConfig:
             token=self.bot_token,
             base_url=self.api_base_url,
             timeout=REQUEST_TIMEOUT,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+            retry_handlers=[
+                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+                # Slack's 500 and 503 are its own failures, nothing posted: try again.
+                AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
+            ],
         )
 
 
@@ -118,7 +135,13 @@ class SlackDesk:
     async def show(
         self, handoff: Handoff, *, earlier: Sequence[Conversation], place: int | None
     ) -> Handoff:
-        message = slack_card.card(handoff, earlier=earlier, now=time.time(), place=place)
+        message = slack_card.card(
+            handoff,
+            earlier=earlier,
+            now=time.time(),
+            place=place,
+            masked=self.config.card_masking,
+        )
         if handoff.card_channel and handoff.card_ts:
             await self._call(
                 "chat.update", channel=handoff.card_channel, ts=handoff.card_ts, **message

@@ -438,6 +438,20 @@ def test_a_429_from_slack_is_waited_out_and_nothing_is_posted_twice(
     assert limited, "the fake answered 429 once"
 
 
+def test_a_500_from_slack_is_retried_and_the_message_posted_once(
+    kopru: KopruProcess, slack: FakeSlackThread, telegram: FakeTelegramThread
+) -> None:
+    customer = Customer(telegram, "en", name="Ola")
+    handoff, _ = escalate(customer, kopru, "human please")
+    slack.fail_next("chat.postMessage", status=500)
+    customer.say("the parcel 882341 arrived broken")
+    slack.wait_for(lambda: any("arrived broken" in t for t in thread_texts(slack, handoff)), 15)
+    time.sleep(1.5)
+    assert sum("arrived broken" in t for t in thread_texts(slack, handoff)) == 1
+    failed = [c for c in slack.calls("chat.postMessage") if c.status == 500]
+    assert failed, "the fake answered 500 once"
+
+
 def test_customer_text_cannot_ping_the_channel_or_fake_a_link(
     kopru: KopruProcess, slack: FakeSlackThread, telegram: FakeTelegramThread
 ) -> None:

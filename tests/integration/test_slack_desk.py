@@ -26,6 +26,7 @@ from channels.slack_card import ActionId
 from channels.slack_desk import (
     DEFAULT_API_BASE_URL,
     RATE_LIMIT_RETRIES,
+    SERVER_ERROR_RETRIES,
     SlackConfig,
     SlackDesk,
 )
@@ -293,16 +294,21 @@ async def test_rate_limited_beyond_the_retries_raises_desk_error(
 # --- errors ---------------------------------------------------------------------------------
 
 
+# Slack's own 500 and 503 are tried again (SERVER_ERROR_RETRIES times); an `ok: false`
+# answer is a refusal and is not.
+ATTEMPTS = SERVER_ERROR_RETRIES + 1
 FAULTS = [
-    pytest.param({"status": 200, "error": "channel_not_found"}, "channel_not_found", id="ok-false"),
-    pytest.param({"status": 500}, "fatal_error", id="http-500"),
-    pytest.param({"status": 503, "error": "service_unavailable"}, "service_unavailable", id="503"),
-]
+    pytest.param({"status": 200, "error": "channel_not_found"}, "channel_not_found", 1,
+                 id="ok-false"),
+    pytest.param({"status": 500, "count": ATTEMPTS}, "fatal_error", ATTEMPTS, id="http-500"),
+    pytest.param({"status": 503, "error": "service_unavailable", "count": ATTEMPTS},
+                 "service_unavailable", ATTEMPTS, id="503"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("fault", "error"), FAULTS)
+@pytest.mark.parametrize(("fault", "error", "attempts"), FAULTS)
 async def test_a_failed_show_raises_desk_error_and_posts_nothing(
-    fake: FakeSlack, desk: SlackDesk, fault: dict[str, Any], error: str
+    fake: FakeSlack, desk: SlackDesk, fault: dict[str, Any], error: str, attempts: int
 ) -> None:
     fake.fail_next("chat.postMessage", **fault)
 
@@ -310,14 +316,15 @@ async def test_a_failed_show_raises_desk_error_and_posts_nothing(
         await desk.show(make_handoff(), earlier=[], place=1)
 
     assert fake.messages() == []
-    (call,) = fake.calls("chat.postMessage")  # tried once: only 429s are retried
-    assert call.injected
+    calls = fake.calls("chat.postMessage")
+    assert len(calls) == attempts and all(c.injected for c in calls)
 
 
-@pytest.mark.parametrize(("fault", "error"), FAULTS)
+@pytest.mark.parametrize(("fault", "error", "attempts"), FAULTS)
 async def test_a_failed_relay_raises_desk_error_and_posts_nothing(
-    fake: FakeSlack, desk: SlackDesk, shown: Handoff, fault: dict[str, Any], error: str
-) -> None:
+    fake: FakeSlack, desk: SlackDesk, shown: Handoff, fault: dict[str, Any], error: str,
+    attempts: int,
+) -> None:  # fmt: skip
     fake.fail_next("chat.postMessage", **fault)
 
     with pytest.raises(DeskError, match=error):
@@ -325,7 +332,20 @@ async def test_a_failed_relay_raises_desk_error_and_posts_nothing(
 
     assert shown.card_ts is not None
     assert fake.thread(AGENTS, shown.card_ts) == []
-    assert len(fake.calls("chat.postMessage")) == 1
+    assert len(fake.calls("chat.postMessage")) == attempts
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_one_server_error_is_tried_again_and_posted_once(
+    fake: FakeSlack, desk: SlackDesk, shown: Handoff, status: int
+) -> None:
+    fake.fail_next("chat.postMessage", status=status)
+
+    await desk.relay(shown, "merhaba")
+
+    assert shown.card_ts is not None
+    assert [m["text"] for m in fake.thread(AGENTS, shown.card_ts)] == ["*Ayşe (customer):* merhaba"]
+    assert [c.status for c in fake.calls("chat.postMessage")] == [status, 200]
 
 
 async def test_a_failed_update_raises_desk_error_and_keeps_the_card(
