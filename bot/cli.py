@@ -1,5 +1,5 @@
 """The `kopru` command line: run, train, shell, demo-backend, report, demo-data, web,
-admin-user."""
+admin-user, forget, export."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     from bot.analytics import Period
+    from bot.privacy import Database
 
 __all__ = ["main"]
 
@@ -58,6 +59,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         endpoints=Path(args.endpoints) if args.endpoints else None,
         credentials=Path(args.credentials) if args.credentials else None,
         token=api_token_from_env(),
+        action_url=args.action_url,
+        scaled=args.scaled,
+        replicas=args.replicas if args.scaled else 1,
     )
     return run(config, child_env())
 
@@ -91,11 +95,18 @@ def cmd_actions(args: argparse.Namespace) -> int:
     import logging
 
     from rasa_sdk import utils
-    from rasa_sdk.endpoint import run
 
     from actions.services import get_services
+    from bot.action_server import ActionServerConfig, serve
+    from bot.errors import ConfigError
     from bot.language import default_detector
 
+    try:
+        # Before anything slow: an action server reachable from elsewhere needs a secret.
+        config = ActionServerConfig.from_env(host=args.host, port=args.port)
+    except ConfigError as exc:
+        print(f"kopru actions: {exc}", file=sys.stderr)
+        return 2
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
@@ -104,7 +115,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     # and load the language models now rather than while a customer waits.
     get_services()
     default_detector().warm_up()
-    run("actions", port=args.port, cors_origins=None)
+    serve(config)
     return 0
 
 
@@ -250,6 +261,121 @@ def cmd_admin_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _customer_databases(args: argparse.Namespace) -> tuple[list[Database], list[str]]:
+    from bot.privacy import databases, tracker_location
+
+    notes: list[str] = []
+    tracker = args.tracker_database
+    if not tracker:
+        tracker, why_not = tracker_location(PROJECT_ROOT, os.environ)
+        if why_not:
+            notes.append(why_not)
+    store = args.database or Settings.from_env().database_url
+    return databases(store, tracker), notes
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from bot.privacy import PrivacyError, forget, out_of_reach
+
+    sender = args.sender
+    dbs, notes = _customer_databases(args)
+    try:
+        erasure = forget(sender, dbs, dry_run=args.dry_run)
+    except PrivacyError as exc:
+        print(f"kopru forget: {_one_line(str(exc))}", file=sys.stderr)
+        print("That database was left as it was; run the command again once it is "
+              "reachable.", file=sys.stderr)  # fmt: skip
+        return 1
+    notes += erasure.notes
+    looked = "; ".join(f"{d.name} ({d.shown_url})" for d in erasure.looked_in)
+    if erasure.total == 0:
+        print(f"Nothing stored about customer {sender!r} (looked in {looked}).")
+        print("The sender id is the one Rasa sees: for Telegram, the chat id.")
+        for note in notes:
+            print(f"Note: {note}")
+        return 0
+    verb = "Would erase" if erasure.dry_run else "Erased"
+    print(f"{verb} {erasure.total} rows about customer {sender!r}:")
+    width = max(len(c.table) for c in erasure.counts)
+    for database in erasure.looked_in:
+        counts = [c for c in erasure.counts if c.database == database.name]
+        if counts:
+            print(f"  {database.name} ({database.shown_url}):")
+            for count in counts:
+                print(f"    {count.table:<{width}}  {count.rows}")
+    for note in notes:
+        print(f"Note: {note}")
+    print("Köprü cannot erase these; do it by hand where it applies:")
+    for line in out_of_reach(erasure.slack_cards):
+        print(f"  - {line}")
+    if erasure.dry_run:
+        print("Dry run: nothing was changed.")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.privacy import PrivacyError, export, exported_rows
+
+    dbs, notes = _customer_databases(args)
+    try:
+        data = export(args.sender, dbs)
+    except PrivacyError as exc:
+        print(f"kopru export: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    data["notes"] = notes + data["notes"]
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    rows = exported_rows(data)
+    if args.output:
+        path = Path(args.output)
+        try:
+            # Personal data: readable by the owner only.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            print(f"kopru export: cannot write {path}: {exc}", file=sys.stderr)
+            return 1
+        print(f"Wrote {rows} rows about customer {args.sender!r} to {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if rows == 0:
+        print(f"Nothing stored about customer {args.sender!r}.", file=sys.stderr)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    from types import FrameType
+
+    from bot.errors import ConfigError
+    from bot.events import FirstAnswer, consume
+    from bot.store import Store
+
+    url = os.environ.get("KOPRU_RABBITMQ_URL")
+    if not url:
+        raise ConfigError("set KOPRU_RABBITMQ_URL (amqp://user:password@host:5672/)")
+    store = Store(Settings.from_env().database_url)
+    store.create_schema()
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def record(answer: FirstAnswer) -> None:
+        store.record_first_answer(answer.sender_id, answer.session_started_at, answer.seconds)
+
+    print("Consuming Rasa's events from RabbitMQ.", flush=True)
+    consume(url, record, stop=stop)
+    store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kopru",
@@ -277,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model archive to serve (default: the one for the data)")
     run.add_argument("--endpoints", help="endpoints file (default endpoints.yml)")
     run.add_argument("--credentials", help="channels file (default credentials.yml)")
+    run.add_argument("--action-url",
+                     help="an action server run elsewhere (http://host:5055/webhook); none is "
+                     "started here. It must share KOPRU_ACTION_SECRET")  # fmt: skip
+    run.add_argument("--scaled", action="store_true",
+                     help="PostgreSQL (KOPRU_DATABASE_URL), Redis (KOPRU_REDIS_URL), optional "
+                     "RabbitMQ (KOPRU_RABBITMQ_URL), --replicas Rasa servers behind nginx on "
+                     "--port")  # fmt: skip
+    run.add_argument("--replicas", type=int, default=2,
+                     help="Rasa replicas in the scaled mode (2), on --port+1 and up")  # fmt: skip
     run.set_defaults(func=cmd_run)
 
     train = commands.add_parser(
@@ -303,8 +438,13 @@ def build_parser() -> argparse.ArgumentParser:
         "actions",
         help="run the action server (started by `kopru run`)",
         description="Check the configuration and the store, load the language models, then "
-        "serve Köprü's custom actions to the Rasa server.",
+        "serve Köprü's custom actions to the Rasa server. With KOPRU_ACTION_SECRET (`kopru "
+        "run` sets one) every call but /health must carry it in the X-Kopru-Action-Secret "
+        "header; without a secret it only listens on a loopback address.",
     )
+    actions.add_argument("--host", default=None,
+                         help="interface to listen on (default: KOPRU_ACTION_HOST or "
+                         "127.0.0.1)")  # fmt: skip
     actions.add_argument("--port", type=int, default=5055)
     actions.add_argument("--loglevel", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     actions.set_defaults(func=cmd_actions)
@@ -407,10 +547,61 @@ def build_parser() -> argparse.ArgumentParser:
                                         help="set a new password")  # fmt: skip
     passwd.add_argument("name", metavar="NAME")
     admin_user.set_defaults(func=cmd_admin_user)
+
+    stores = argparse.ArgumentParser(add_help=False)
+    stores.add_argument("sender", metavar="SENDER",
+                        help="the customer's sender id as Rasa sees it (Telegram: the "
+                        "chat id)")  # fmt: skip
+    stores.add_argument("--database", metavar="URL",
+                        help="SQLAlchemy URL of Köprü's store (default: KOPRU_DATABASE_URL "
+                        "or var/kopru.db)")  # fmt: skip
+    stores.add_argument("--tracker-database", metavar="URL",
+                        help="SQLAlchemy URL of Rasa's tracker store (default: "
+                        "KOPRU_TRACKER_DB_URL, else the SQL tracker store of "
+                        "endpoints.yml)")  # fmt: skip
+    forget = commands.add_parser(
+        "forget",
+        parents=[stores],
+        help="erase everything stored about one customer (right to erasure)",
+        description="Delete every row about SENDER from Köprü's tables (conversations, "
+        "handoffs, surveys, outbox, deletion requests, deliveries) and Rasa's tracker store, "
+        "in one transaction per database; print the rows erased per table and what Köprü "
+        "cannot erase (the Slack cards and threads, listed so that an admin can delete them; "
+        "Telegram's chat history; backups; an event broker's consumers). An unknown sender "
+        "changes nothing and exits with 0; a database error exits with 1.",
+    )
+    forget.add_argument("--dry-run", action="store_true",
+                        help="count what would be erased, change nothing")  # fmt: skip
+    forget.set_defaults(func=cmd_forget)
+    export = commands.add_parser(
+        "export",
+        parents=[stores],
+        help="write everything stored about one customer as JSON (right of access)",
+        description="Write every row about SENDER in Köprü's tables and Rasa's tracker store "
+        "(the conversation events) as JSON, to standard output or FILE (created readable by "
+        "its owner only), with what is kept elsewhere and not included.",
+    )
+    export.add_argument("--output", metavar="FILE", help="write the JSON to FILE")
+    export.set_defaults(func=cmd_export)
+    events = commands.add_parser(
+        "events",
+        help="consume Rasa's event broker (RabbitMQ) for the metrics",
+        description="Read the events every Rasa replica publishes to RabbitMQ "
+        "(KOPRU_RABBITMQ_URL, queue kopru_events) and record each conversation's time to "
+        "first answer in Köprü's store (KOPRU_DATABASE_URL). `kopru run --scaled` starts it "
+        "when KOPRU_RABBITMQ_URL is set. Ctrl-C stops it.",
+    )
+    events.set_defaults(func=cmd_events)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        # A Köprü process starts here: nothing it logs may carry personal data or secrets.
+        # (Tests call main with arguments and keep their own logging.)
+        from bot.logsafety import install
+
+        install()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
