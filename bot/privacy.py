@@ -30,6 +30,7 @@ import yaml
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.database_url import shown_url, sqlite_file
 from bot.errors import ConfigError, KopruError
 
 __all__ = [
@@ -81,15 +82,10 @@ class Database:
     @property
     def shown_url(self) -> str:
         """The URL without its password."""
-        try:
-            return str(sa.engine.make_url(self.url).render_as_string(hide_password=True))
-        except Exception:  # any unparsable URL
-            return "(an invalid URL)"
+        return shown_url(self.url)
 
     def sqlite_file(self) -> Path | None:
-        if self.url.startswith("sqlite:///") and not self.url.startswith("sqlite:///:memory:"):
-            return Path(self.url.removeprefix("sqlite:///").split("?", 1)[0])
-        return None
+        return sqlite_file(self.url)
 
     def exists(self) -> bool:
         """False for an SQLite file that is not there (nothing was ever stored)."""

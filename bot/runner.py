@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -313,7 +314,12 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
                 credentials=config.credentials or config.root / "credentials.yml",
             )  # fmt: skip
             health = f"http://127.0.0.1:{port}/webhooks/webchat/health"
-            supervisor.start(name, argv, health, rasa_env(env, token), config.root)
+            replica_env = rasa_env(env, token)
+            if config.scaled:  # behind nginx's keep-alive connections: see nginx_config
+                replica_env["SANIC_KEEP_ALIVE_TIMEOUT"] = (
+                    env.get("SANIC_KEEP_ALIVE_TIMEOUT") or "75"
+                )
+            supervisor.start(name, argv, health, replica_env, config.root)
         if config.scaled:
             _start_nginx(supervisor, config, replica_ports, var_dir / "run", env)
             if env.get("KOPRU_RABBITMQ_URL"):
@@ -367,12 +373,13 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         return 0
     finally:
         supervisor.stop()
+        # What this run wrote for its children (secrets among it) goes with it.
+        endpoints.unlink(missing_ok=True)
+        shutil.rmtree(var_dir / "run" / f"nginx-{config.port}", ignore_errors=True)
 
 
 def _prepare_scaled(config: RunConfig, env: dict[str, str]) -> dict[str, Any]:
     """Check the scaled mode's services and return the endpoints sections for them."""
-    import shutil
-
     from bot.scaled import ScaledConfig, prepare_database, scaled_endpoints
 
     if config.replicas < 1:

@@ -144,6 +144,10 @@ http {{
     upstream rasa {{
 {servers}
         keepalive 64;
+        # Shorter than the replicas' own keep-alive (SANIC_KEEP_ALIVE_TIMEOUT, 75 s in
+        # the scaled mode): nginx must never send a request on a connection the replica
+        # is closing at that moment (the POST could not be retried: a 502).
+        keepalive_timeout 60s;
     }}
 
     server {{

@@ -47,13 +47,14 @@ from channels.processing import (
     DEFAULT_RETRY_AFTER,
     Outcome,
     process,
+    reply_language,
     too_long_reply,
     tracker_language,
     unavailable_response,
     watch_action_failures,
 )
 
-__all__ = ["RestInput", "too_long_answer"]
+__all__ = ["RestInput", "answer_in_response", "too_long_answer"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,46 @@ async def too_long_answer(inbound: Inbound, app: Any) -> list[dict[str, Any]]:
         inbound.sender, inbound.text, inbound.metadata, MAX_MESSAGE_CHARS, tracker_language(app)
     )
     return [{"recipient_id": inbound.sender, "text": text}]
+
+
+async def answer_in_response(
+    on_new_message: OnNewMessage,
+    inbound: Inbound,
+    input_channel: str,
+    app: Any,
+    *,
+    tell_language: bool = False,
+) -> HTTPResponse:
+    """The bot's answers to one checked message in the HTTP response (REST, web chat): the
+    polite answer to an over-long message, the apology when an action failed, 503 with
+    Retry-After when the conversation store is unavailable (with the customer's language
+    when `tell_language`, for a page that says so), 500 and 503 for the rest."""
+    if inbound.too_long:
+        return response.json(await too_long_answer(inbound, app))
+    collector = CollectingOutputChannel()
+    message = UserMessage(
+        inbound.text, collector, inbound.sender, input_channel=input_channel,
+        metadata=inbound.metadata,
+    )  # fmt: skip
+    try:
+        result = await process(on_new_message, message, tracker_language(app))
+    except CancelledError:
+        # The request timed out or the client went away (as in Rasa's channel).
+        logger.error("%s.message.received.timeout sender=%s", input_channel, inbound.sender)
+        return response.json(
+            {"error": "The assistant took too long to answer. Please try again."},
+            status=503,
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER)},
+        )
+    except Exception:
+        logger.exception("%s.message.received.failure sender=%s", input_channel, inbound.sender)
+        return response.json({"error": "The assistant could not process the message."}, status=500)
+    if result.outcome is Outcome.UNAVAILABLE:
+        if not tell_language:
+            return unavailable_response(result.retry_after)
+        language = await reply_language(inbound.sender, inbound.text, inbound.metadata)
+        return unavailable_response(result.retry_after, language=language)
+    return response.json(collector.messages)
 
 
 class RestInput(RasaRestInput):  # type: ignore[misc]
@@ -106,34 +147,6 @@ class RestInput(RasaRestInput):  # type: ignore[misc]
                 inbound = await read_inbound(request)
             except BadRequest as refused:
                 return error_response(refused)
-            if inbound.too_long:
-                return response.json(await too_long_answer(inbound, request.app))
-
-            collector = CollectingOutputChannel()
-            message = UserMessage(
-                inbound.text,
-                collector,
-                inbound.sender,
-                input_channel=self.name(),
-                metadata=inbound.metadata,
-            )
-            try:
-                result = await process(on_new_message, message, tracker_language(request.app))
-            except CancelledError:
-                # The request timed out or the client went away (as in Rasa's channel).
-                logger.error("rest.message.received.timeout sender=%s", inbound.sender)
-                return response.json(
-                    {"error": "The assistant took too long to answer. Please try again."},
-                    status=503,
-                    headers={"Retry-After": str(DEFAULT_RETRY_AFTER)},
-                )
-            except Exception:
-                logger.exception("rest.message.received.failure sender=%s", inbound.sender)
-                return response.json(
-                    {"error": "The assistant could not process the message."}, status=500
-                )
-            if result.outcome is Outcome.UNAVAILABLE:
-                return unavailable_response(result.retry_after)
-            return response.json(collector.messages)
+            return await answer_in_response(on_new_message, inbound, self.name(), request.app)
 
         return rest

@@ -32,14 +32,12 @@ import hashlib
 import inspect
 import logging
 import re
-from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import (
-    CollectingOutputChannel,
     InputChannel,
     OutputChannel,
     UserMessage,
@@ -62,14 +60,9 @@ from channels.inbound import (
     require_json,
 )
 from channels.processing import (
-    Outcome,
-    process,
-    reply_language,
-    tracker_language,
-    unavailable_response,
     watch_action_failures,
 )
-from channels.rest import too_long_answer
+from channels.rest import answer_in_response
 
 logger = logging.getLogger(__name__)
 
@@ -288,31 +281,9 @@ class WebChatInput(InputChannel):
                 payload = _check_sender(await read_inbound(request, MAX_BODY_BYTES))
             except BadRequest as e:
                 return error_response(e)
-            if payload.too_long:
-                return response.json(await too_long_answer(payload, request.app))
-
-            collector = CollectingOutputChannel()
-            message = UserMessage(
-                payload.text,
-                collector,
-                payload.sender,
-                input_channel=self.name(),
-                metadata=payload.metadata,
+            # On a 503 the page says "could not send, retrying" in the customer's language.
+            return await answer_in_response(
+                on_new_message, payload, self.name(), request.app, tell_language=True
             )
-            # noinspection PyBroadException
-            try:
-                result = await process(on_new_message, message, tracker_language(request.app))
-            except CancelledError:
-                # Same as RestInput: the request timed out or the client went away.
-                logger.error("webchat.message.received.timeout sender=%s", payload.sender)
-                return _error("The assistant took too long to answer. Please try again.", 503)
-            except Exception:
-                logger.exception("webchat.message.received.failure sender=%s", payload.sender)
-                return _error("The assistant could not process the message.", 500)
-            if result.outcome is Outcome.UNAVAILABLE:
-                # The page says "could not send, retrying" in the customer's language.
-                language = await reply_language(payload.sender, payload.text, payload.metadata)
-                return unavailable_response(result.retry_after, language=language)
-            return response.json(collector.messages)
 
         return webchat

@@ -27,6 +27,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.database_url import shown_url, sqlite_file
 from bot.errors import ConfigError, KopruError
 
 __all__ = [
@@ -131,12 +132,6 @@ def tracker_db_url(
     return str(url.render_as_string(hide_password=False))
 
 
-def _sqlite_file(url: str) -> Path | None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
-    return None
-
-
 def _json(raw: str | None) -> dict[str, Any]:
     try:
         data = json.loads(raw or "{}")
@@ -227,14 +222,11 @@ class TrackerReader:
     @property
     def shown_url(self) -> str:
         """The URL without its password, for pages and logs."""
-        try:
-            return str(sa.engine.make_url(self.url).render_as_string(hide_password=True))
-        except Exception:  # any unparsable URL
-            return "(an invalid URL)"
+        return shown_url(self.url)
 
     def exists(self) -> bool:
         """False when the store is an SQLite file that does not exist (yet)."""
-        path = _sqlite_file(self.url)
+        path = sqlite_file(self.url)
         return path is None or path.is_file()
 
     def _connect(self) -> Engine:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,27 @@ import yaml
 
 from bot.settings import PROJECT_ROOT
 from bot.training import child_env
+from tests.fakes.slack_api import FakeSlackThread
+from tests.fakes.telegram_api import FakeTelegramThread
+
+AGENTS = "CAGENTS"  # the agents' Slack channel in the end-to-end tests
+AGENT_NAMES = {"UAYSE": ("Ayşe", "Yılmaz"), "UPIOTR": ("Piotr", "Nowak"),
+               "UJOHN": ("John", "Smith")}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def telegram() -> Iterator[FakeTelegramThread]:
+    """The fake Telegram Bot API on 127.0.0.1, one per test module."""
+    with FakeTelegramThread() as fake:
+        yield fake
+
+
+def add_agents(fake: FakeSlackThread, channel: str = AGENTS) -> FakeSlackThread:
+    """The agents' channel with its three agents in a fake Slack workspace."""
+    fake.add_channel(channel, list(AGENT_NAMES), name="support-agents")
+    for user, (first, last) in AGENT_NAMES.items():
+        fake.add_user(user, first, last)
+    return fake
 
 
 def free_port() -> int:

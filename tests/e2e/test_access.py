@@ -18,7 +18,7 @@ import yaml
 
 from bot.action_server import SECRET_HEADER
 from bot.settings import PROJECT_ROOT
-from tests.e2e.conftest import KopruProcess
+from tests.e2e.conftest import KopruProcess, add_agents
 from tests.fakes.slack_api import FakeSlackThread, signed_headers
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 from tests.listening import can_connect, listening_addresses, non_loopback_ipv4
@@ -55,12 +55,8 @@ def telegram() -> Iterator[FakeTelegramThread]:
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[FakeSlackThread]:
-    fake = FakeSlackThread(SLACK_TOKEN)
-    fake.start()
-    fake.add_channel(AGENTS, ["UAYSE"], name="support-agents")
-    fake.add_user("UAYSE", "Ayşe", "Yılmaz")
-    yield fake
-    fake.stop()
+    with FakeSlackThread(SLACK_TOKEN) as fake:
+        yield add_agents(fake, AGENTS)
 
 
 @pytest.fixture(scope="module")

@@ -50,14 +50,6 @@ def action_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegramThread]:
-    fake = FakeTelegramThread()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def kopru(
     model: Path,
     tmp_path_factory: pytest.TempPathFactory,

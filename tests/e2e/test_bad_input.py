@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from bot.phrases import message_too_long
-from tests.e2e.conftest import KopruProcess
+from tests.e2e.conftest import KopruProcess, add_agents
 from tests.fakes.slack_api import FakeSlackThread, json_body, signed_headers
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 
@@ -40,21 +40,9 @@ _chat_ids = itertools.count(660_001)
 
 
 @pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegramThread]:
-    fake = FakeTelegramThread()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def slack() -> Iterator[FakeSlackThread]:
-    fake = FakeSlackThread()
-    fake.start()
-    fake.add_channel(AGENTS, ["UAYSE"], name="support-agents")
-    fake.add_user("UAYSE", "Ayşe", "Yılmaz")
-    yield fake
-    fake.stop()
+    with FakeSlackThread() as fake:
+        yield add_agents(fake, AGENTS)
 
 
 @pytest.fixture(scope="module")

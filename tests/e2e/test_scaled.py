@@ -53,12 +53,6 @@ def _healthy(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegramThread]:
-    with FakeTelegramThread() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
 def kopru(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegramThread
           ) -> Iterator[KopruProcess]:  # fmt: skip
     _postgres("start")  # idempotent: a test below stops it

@@ -24,7 +24,7 @@ from bot.language import choose_language
 from bot.settings import PROJECT_ROOT
 from bot.store import Store
 from channels.slack_card import ActionId
-from tests.e2e.conftest import KopruProcess
+from tests.e2e.conftest import KopruProcess, add_agents
 from tests.fakes.slack_api import (
     FakeSlackThread,
     event_callback,
@@ -56,24 +56,11 @@ def desk_config(tmp: Path, agent_desk: dict[str, Any]) -> Path:
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[FakeSlackThread]:
-    fake = FakeSlackThread()
-    fake.start()
-    fake.add_channel(AGENTS, ["UAYSE", "UPIOTR", "UJOHN"], name="support-agents")
-    fake.add_channel("CRANDOM", ["UAYSE", "UOUTSIDER"], name="random")
-    fake.add_user("UAYSE", "Ayşe", "Yılmaz")
-    fake.add_user("UPIOTR", "Piotr", "Nowak")
-    fake.add_user("UJOHN", "John", "Smith")
-    fake.add_user("UOUTSIDER", "Olaf", "Outsider")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegramThread]:
-    fake = FakeTelegramThread()
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeSlackThread() as fake:
+        add_agents(fake, AGENTS)
+        fake.add_channel("CRANDOM", ["UAYSE", "UOUTSIDER"], name="random")
+        fake.add_user("UOUTSIDER", "Olaf", "Outsider")
+        yield fake
 
 
 def _env(slack: FakeSlackThread, config: Path) -> dict[str, str]:

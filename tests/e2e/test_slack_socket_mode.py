@@ -15,7 +15,7 @@ import pytest
 
 from bot.handoff import Handoff, State
 from channels.slack_card import ActionId
-from tests.e2e.conftest import KopruProcess
+from tests.e2e.conftest import KopruProcess, add_agents
 from tests.e2e.test_slack_handoff import (
     AGENTS,
     ALL_WEEK,
@@ -44,22 +44,8 @@ ACK_WITHIN = 3.0  # Slack's limit for acknowledging an envelope
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[FakeSlackThread]:
-    fake = FakeSlackThread(app_token=APP_TOKEN)
-    fake.start()
-    fake.add_channel(AGENTS, ["UAYSE", "UPIOTR", "UJOHN"], name="support-agents")
-    fake.add_user("UAYSE", "Ayşe", "Yılmaz")
-    fake.add_user("UPIOTR", "Piotr", "Nowak")
-    fake.add_user("UJOHN", "John", "Smith")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegramThread]:
-    fake = FakeTelegramThread()
-    fake.start()
-    yield fake
-    fake.stop()
+    with FakeSlackThread(app_token=APP_TOKEN) as fake:
+        yield add_agents(fake, AGENTS)
 
 
 @pytest.fixture(scope="module")

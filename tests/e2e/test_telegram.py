@@ -38,14 +38,6 @@ def next_update_id() -> int:
 
 
 @pytest.fixture(scope="module")
-def telegram() -> Iterator[FakeTelegramThread]:
-    fake = FakeTelegramThread()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def kopru(
     model: Path, tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegramThread
 ) -> Iterator[KopruProcess]:

@@ -57,6 +57,10 @@ def started(
     def start(self: Supervisor, name: str, argv: Any, health_url: str, env: dict[str, str],
               cwd: Path) -> None:  # fmt: skip
         seen[name] = (list(argv), dict(env))
+        if "--endpoints" in argv:  # the file goes when `run` ends: keep what it held
+            path = Path(argv[list(argv).index("--endpoints") + 1])
+            mode = stat.S_IMODE(path.stat().st_mode)
+            seen["endpoints file"] = ([path.read_text(), oct(mode)], {})
 
     def wait_all_healthy(self: Supervisor, timeout: float) -> None:
         raise StartupFailed("stopped by the test")
@@ -91,12 +95,14 @@ def test_run_starts_rasa_with_a_token_and_the_action_secret(
     assert "--host" not in _actions  # its default: 127.0.0.1
     endpoints = tmp_path / "var" / "run" / "endpoints-50005.yml"
     assert rasa[rasa.index("--endpoints") + 1] == str(endpoints)
-    action_endpoint = yaml.safe_load(endpoints.read_text())["action_endpoint"]
+    (text, mode), _ = started["endpoints file"]
+    action_endpoint = yaml.safe_load(text)["action_endpoint"]
     assert action_endpoint == {
         "url": "http://127.0.0.1:50055/webhook",
         "headers": {SECRET_HEADER: secret},
     }
-    assert stat.S_IMODE(endpoints.stat().st_mode) == 0o600
+    assert mode == oct(0o600)
+    assert not endpoints.exists()  # removed when `kopru run` stopped: it holds secrets
 
 
 def test_a_configured_action_secret_is_used(
