@@ -1,11 +1,17 @@
 # The two commands of the README: `make run` and `make test`.
-.PHONY: setup run train shell test lint accuracy clean
+.PHONY: setup run run-scaled train shell test lint accuracy reliability clean
 
 setup:
 	@scripts/setup.sh
 
 run: setup
 	.venv/bin/kopru run
+
+# The scaled mode on this machine: PostgreSQL, Redis, REPLICAS Rasa servers behind nginx
+# (see README, "Scaling"; KOPRU_DATABASE_URL, KOPRU_REDIS_URL, KOPRU_RABBITMQ_URL).
+REPLICAS ?= 2
+run-scaled: setup
+	.venv/bin/kopru run --scaled --replicas $(REPLICAS)
 
 train: setup
 	.venv/bin/kopru train
@@ -23,6 +29,14 @@ accuracy: setup
 
 test: setup
 	@scripts/test.sh
+
+# The load and fault harness of docs/RELIABILITY.md (about 40 minutes on 2 cores): the
+# scaled mode under 200 conversations with 1 and 2 replicas, a killed replica and a
+# PostgreSQL restart; then the short fault, bad-input and access tests.
+reliability: setup
+	.venv/bin/python -m bench.load --kill-replica --restart-postgres --json var/reliability.json
+	.venv/bin/python -m pytest -p no:cacheprovider -q tests/e2e/test_scaled.py \
+		tests/e2e/test_bad_input.py tests/e2e/test_action_server_down.py tests/e2e/test_access.py
 
 clean:
 	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache

@@ -389,13 +389,18 @@ def _prepare_scaled(config: RunConfig, env: dict[str, str]) -> dict[str, Any]:
             "TELEGRAM_MODE=polling cannot run on several replicas (Telegram allows one "
             "poller per bot): use the webhook"
         )
-    if shutil.which("nginx") is None:
+    if _nginx() is None:
         raise ConfigError("the scaled mode needs nginx (Debian: apt-get install nginx-light)")
     scaled = ScaledConfig.from_env(env)
     prepare_database(scaled.database_url)
     _check_redis(scaled.redis_url)
     env["KOPRU_DATABASE_URL"] = scaled.database_url
     return scaled_endpoints(scaled)
+
+
+def _nginx() -> str | None:
+    """nginx on the PATH, or where Debian puts it (/usr/sbin is not on every user's PATH)."""
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
 def _check_redis(url: str) -> None:
@@ -423,7 +428,7 @@ def _start_nginx(
     )  # fmt: skip
     supervisor.start(
         "nginx",
-        ["nginx", "-p", str(prefix), "-c", str(conf)],
+        [_nginx() or "nginx", "-p", str(prefix), "-c", str(conf)],
         f"http://127.0.0.1:{config.port}/nginx-health", env, config.root,
     )  # fmt: skip
 

@@ -6,16 +6,20 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 
-echo "== browser for the admin app's browser tests (Debian's Chromium; no browser download)"
-if ! command -v chromium >/dev/null 2>&1; then
-    if [[ $(id -u) -eq 0 ]]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
-    else
-        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
-    fi
-fi
+# Debian packages the end-to-end tests drive: Chromium for the admin app's browser
+# tests (no browser download) and nginx in front of the replicas of the scaled mode.
+apt_install() {
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null \
+        || { $sudo apt-get update -q >/dev/null \
+             && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null; }
+}
+echo "== Debian packages for the end-to-end tests: chromium, nginx"
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || apt_install nginx-light
 chromium --version
+/usr/sbin/nginx -v
 
 echo "== ruff and mypy"
 .venv/bin/ruff check bot channels actions tests scripts bench
