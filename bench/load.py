@@ -416,12 +416,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also a run that kills one replica with SIGKILL")  # fmt: skip
     parser.add_argument("--restart-postgres", action="store_true",
                         help="also a run that restarts PostgreSQL mid-load")  # fmt: skip
+    parser.add_argument("--faults-only", action="store_true",
+                        help="only the fault runs (on the most replicas)")  # fmt: skip
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args(argv)
     model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models", quiet=True)
     figures: list[LoadFigures] = []
     with FakeTelegramThread() as telegram:
-        runs: list[tuple[int, str | None]] = [(r, None) for r in args.replicas]
+        runs: list[tuple[int, str | None]] = (
+            [] if args.faults_only else [(r, None) for r in args.replicas]
+        )
         most = max(args.replicas)
         if args.kill_replica and most >= 2:
             runs.append((most, "kill -9 replica"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.errors import StoreError
 
@@ -25,6 +26,9 @@ __all__ = [
     "TurnRecord",
     "new_reference",
 ]
+
+# Seconds between tries to mark a delivery done while the database restarts.
+FINISH_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 metadata = sa.MetaData()
 
@@ -353,8 +357,22 @@ class Store:
         return Claim.BUSY
 
     def finish_delivery(self, key: str) -> None:
-        with self.transaction() as conn:
-            conn.execute(deliveries.update().where(deliveries.c.key == key).values(status="done"))
+        """Mark `key` processed. The customer may have been answered already, so a
+        database that is restarting is waited for (about 4 s): a claim left behind would
+        have the update processed, and answered, a second time."""
+        for delay in (*FINISH_RETRY_DELAYS, None):
+            try:
+                with self.transaction() as conn:
+                    conn.execute(
+                        deliveries.update().where(deliveries.c.key == key).values(status="done")
+                    )
+                return
+            except StoreError as exc:
+                transient = isinstance(exc.__cause__, OperationalError | InterfaceError)
+                if delay is None or not transient:
+                    raise
+                self.engine.dispose()  # every pooled connection may be dead
+                time.sleep(delay)
 
     def release_delivery(self, key: str) -> None:
         """Processing failed: forget the claim so that the re-delivery is processed."""
