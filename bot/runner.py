@@ -261,18 +261,20 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
     env["KOPRU_ACTION_SECRET"] = action_secret
     if config.demo_backend:
         env["KOPRU_ORDERS_URL"] = f"http://127.0.0.1:{config.demo_backend_port}"
+    endpoints = var_dir / "run" / f"endpoints-{config.port}.yml"
     try:
         overrides = _prepare_scaled(config, env) if config.scaled else None
-        endpoints = effective_endpoints(
+        effective_endpoints(
             config.endpoints or config.root / "endpoints.yml",
             config.action_url or config.action_port,
-            var_dir / "run" / f"endpoints-{config.port}.yml",
+            endpoints,
             action_secret=action_secret,
             overrides=overrides,
         )
         check_tracker_store(endpoints)
         slack = _slack_status(env, shown_url=f"http://{config.host}:{config.port}")
     except ConfigError as exc:
+        endpoints.unlink(missing_ok=True)
         print(f"Köprü could not start: {exc}", file=sys.stderr)
         return 2
     from bot.web.tracker import tracker_db_url
@@ -343,10 +345,10 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             else f"{token}  (generated; set KOPRU_API_TOKEN to fix it)"
         )
         mode = (
-            f"scaled: {config.replicas} Rasa replicas behind nginx, PostgreSQL, Redis"
+            f"scaled, {config.replicas} Rasa replicas behind nginx, PostgreSQL, Redis"
             f"{', RabbitMQ' if overrides and 'event_broker' in overrides else ''}"
             if config.scaled
-            else "embedded (SQLite, one Rasa server)"
+            else "embedded, SQLite, one Rasa server"
         )
         print(
             f"\nKöprü is ready ({mode}).\n"

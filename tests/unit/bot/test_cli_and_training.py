@@ -76,6 +76,8 @@ def test_run_refuses_a_half_configured_slack_desk_before_starting_anything(
     code = run(config, {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
     assert code == 2
     assert "SLACK_AGENT_CHANNEL" in capsys.readouterr().err
+    # nothing left behind: the endpoints it wrote hold the action server's secret
+    assert not (PROJECT_ROOT / "var" / "run" / "endpoints-1.yml").exists()
 
 
 def test_the_action_server_keeps_connections_open_through_a_model_switch(
