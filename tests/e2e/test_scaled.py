@@ -52,10 +52,27 @@ def _healthy(port: int) -> bool:
         return False
 
 
+def _services_up() -> None:
+    """PostgreSQL, Redis and RabbitMQ as the machine's page starts them, when down."""
+    _postgres("start")
+    ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
+    if ping.returncode != 0 or b"PONG" not in ping.stdout:
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
+             "--port", "6379", "--save", "", "--appendonly", "no",
+             "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        time.sleep(1)
+    if subprocess.run(["rabbitmqctl", "status"], capture_output=True).returncode != 0:
+        subprocess.run(["rabbitmq-server", "-detached"], check=True)
+        time.sleep(15)
+
+
 @pytest.fixture(scope="module")
 def kopru(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegramThread
           ) -> Iterator[KopruProcess]:  # fmt: skip
-    _postgres("start")  # idempotent: a test below stops it
+    _services_up()  # PostgreSQL: a test below stops it
     model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models", quiet=True)
     process = scaled_kopru(model, tmp_path_factory.mktemp("scaled"), 2, telegram, rabbitmq=True)
     process.start()
