@@ -55,8 +55,8 @@ __all__ = [
     "SCRIPTS",
     "LoadFigures",
     "Scenario",
+    "postgres",
     "replica_pids",
-    "restart_postgres",
     "run_load",
     "scaled_kopru",
 ]
@@ -178,20 +178,12 @@ def scaled_kopru(
 
 
 def replica_pids(kopru: KopruProcess) -> list[int]:
-    """The process ids of the Rasa replicas `kopru run` started, in port order (Linux)."""
-    assert kopru.process is not None
-    found: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:  # exited meanwhile
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == kopru.process.pid and "bot.rasa_server" in argv and "--port" in argv:
-            found[int(argv[argv.index("--port") + 1])] = int(entry.name)
+    """The process ids of the Rasa replicas `kopru run` started, in port order."""
+    found = {
+        int(argv[argv.index("--port") + 1]): pid
+        for pid, argv in kopru.children()
+        if "bot.rasa_server" in argv and "--port" in argv
+    }
     return [found[port] for port in sorted(found)]
 
 
@@ -199,12 +191,14 @@ def kill_first_replica(kopru: KopruProcess) -> None:
     os.kill(replica_pids(kopru)[0], signal.SIGKILL)
 
 
-def restart_postgres() -> None:
+def postgres(action: str) -> None:
+    """pg_ctlcluster start, stop or restart, as the machine's page says; starting a
+    running cluster or stopping a stopped one does nothing (pg_ctlcluster would fail)."""
     version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(  # noqa: S603
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],  # noqa: S607
-        check=True, capture_output=True,
-    )  # fmt: skip
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
+    running = subprocess.run([*command, "status"], capture_output=True).returncode == 0  # noqa: S603
+    if action == "restart" or (action == "start") != running:
+        subprocess.run([*command, action], check=True, capture_output=True)  # noqa: S603
 
 
 def _script(index: int, messages: int) -> tuple[str, list[str]]:
@@ -443,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if fault_name == "kill -9 replica":
                         fault = lambda kopru=kopru: kill_first_replica(kopru)  # noqa: E731
                     elif fault_name == "restart postgres":
-                        fault = restart_postgres
+                        fault = lambda: postgres("restart")  # noqa: E731
                     scenario = Scenario(channel, args.conversations, args.messages, fault,
                                         fault_name)  # fmt: skip
                     result = run_load(kopru, telegram, scenario, replicas)

@@ -29,7 +29,7 @@ __all__ = ["EVENTS_QUEUE", "FirstAnswer", "FirstAnswers", "consume"]
 
 logger = logging.getLogger(__name__)
 
-EVENTS_QUEUE = "kopru_events"  # also in bot/scaled.py's event broker section
+EVENTS_QUEUE = "kopru_events"  # Rasa publishes here (bot/scaled.py's event broker section)
 MAX_EVENTS_PER_SENDER = 200  # a first answer comes within the first few events
 MAX_SENDERS = 100_000  # the least recently seen are forgotten first
 

@@ -214,9 +214,6 @@ class Supervisor:
             time.sleep(0.5)
         raise StartupFailed(f"{child.name} was not healthy after {timeout:.0f} s")
 
-    def first_exited(self) -> _Child | None:
-        return next((c for c in self.children if c.process.poll() is not None), None)
-
     def tend(self, now: float | None = None) -> _Child | None:
         """Restart crashed children; the child that crashed too often (None: all well)."""
         now = time.monotonic() if now is None else now

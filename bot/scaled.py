@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot.errors import ConfigError
+from bot.events import EVENTS_QUEUE
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -30,7 +31,6 @@ __all__ = [
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/kopru"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TRACKER_STORE_TYPE = "bot.tracker_store.DurableSQLTrackerStore"
-EVENTS_QUEUE = "kopru_events"
 
 
 @dataclass(frozen=True)

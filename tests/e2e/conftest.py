@@ -127,6 +127,22 @@ class KopruProcess:
             with socket.socket() as sock:
                 assert sock.connect_ex(("127.0.0.1", port)) != 0, "a child outlived kopru run"
 
+    def children(self) -> list[tuple[int, list[str]]]:
+        """The processes `kopru run` started (process id, argv), read from /proc (Linux)."""
+        assert self.process is not None
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:  # exited meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                found.append((int(entry.name), argv))
+        return found
+
     def replica_ports(self) -> list[int]:
         """The Rasa replicas' ports in the scaled mode (`--replicas N`: port+1..port+N)."""
         if "--scaled" not in self.args:

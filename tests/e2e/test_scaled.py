@@ -8,7 +8,6 @@ of order to different replicas.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -22,6 +21,7 @@ from bench.load import (
     TOKEN,
     Scenario,
     kill_first_replica,
+    postgres,
     replica_pids,
     run_load,
     scaled_kopru,
@@ -35,16 +35,6 @@ from tests.fakes.telegram_api import FakeTelegramThread, text_update
 pytestmark = pytest.mark.e2e
 
 
-def _postgres(action: str) -> None:
-    """pg_ctlcluster start/stop, as the machine's page says; starting a running
-    cluster is a no-op here (pg_ctlcluster itself would fail with 2)."""
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main"]
-    running = subprocess.run([*command, "status"], capture_output=True).returncode == 0
-    if (action == "start") != running:
-        subprocess.run([*command, action], check=True, capture_output=True)
-
-
 def _healthy(port: int) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}/webhooks/webchat/health").status_code == 200
@@ -54,7 +44,7 @@ def _healthy(port: int) -> bool:
 
 def _services_up() -> None:
     """PostgreSQL, Redis and RabbitMQ as the machine's page starts them, when down."""
-    _postgres("start")
+    postgres("start")
     ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
     if ping.returncode != 0 or b"PONG" not in ping.stdout:
         subprocess.run(
@@ -140,12 +130,12 @@ def test_a_postgres_restart_refuses_messages_meanwhile_and_the_conversation_goes
     url = f"{kopru.url}/webhooks/rest/webhook"
     first = httpx.post(url, json={"sender": sender, "message": "where is my order?"}, timeout=60)
     assert first.status_code == 200 and "order number" in first.text
-    _postgres("stop")
+    postgres("stop")
     try:
         refused = httpx.post(url, json={"sender": sender, "message": "204518"}, timeout=60)
         assert refused.status_code in (502, 503), refused.text  # never a 200 kept in memory
     finally:
-        _postgres("start")
+        postgres("start")
     deadline = time.monotonic() + 60
     while True:  # the client sends the message again, as the web chat page does
         again = httpx.post(url, json={"sender": sender, "message": "204518"}, timeout=60)
