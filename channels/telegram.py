@@ -104,13 +104,27 @@ class TelegramConfig:
     webhook_url: str | None
     api_base_url: str
     poll_timeout: int = 25
+    # Telegram's limit for one bot: about 30 messages a second; with paid broadcasts
+    # (allow_paid_broadcast) up to 1,000. Per chat it stays about one a second.
+    messages_per_second: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TelegramConfig:
         mode = (env.get("TELEGRAM_MODE") or "webhook").strip().lower()
         if mode not in ("webhook", "polling"):
             raise ValueError(f"TELEGRAM_MODE must be webhook or polling, not {mode!r}")
+        rate = (env.get("TELEGRAM_MESSAGES_PER_SECOND") or "30").strip()
+        try:
+            per_second = float(rate)
+        except ValueError:
+            per_second = 0.0
+        if not 0 < per_second <= 1000:
+            raise ValueError(
+                f"TELEGRAM_MESSAGES_PER_SECOND must be a number above 0 and at most 1000, "
+                f"not {rate!r}"
+            )
         return cls(
+            messages_per_second=per_second,
             token=env.get("TELEGRAM_TOKEN") or None,
             mode=mode,
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
@@ -346,7 +360,7 @@ class TelegramInput(InputChannel):
         self.config = config
         self._store = store
         self._bot: Bot | None = None
-        self._limits = _Limits()
+        self._limits = _Limits(config.messages_per_second)
         self._poller: asyncio.Task[None] | None = None
         self._app: Any = None  # the Sanic app, whose agent knows the conversations
 

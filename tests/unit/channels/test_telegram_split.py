@@ -48,6 +48,17 @@ def test_config_from_environment() -> None:
         TelegramConfig.from_env({"TELEGRAM_MODE": "carrier-pigeon"})
 
 
+def test_the_bots_sending_rate_is_telegrams_unless_set() -> None:
+    import pytest
+
+    assert TelegramConfig.from_env({}).messages_per_second == 30
+    paid = TelegramConfig.from_env({"TELEGRAM_MESSAGES_PER_SECOND": "1000"})
+    assert paid.messages_per_second == 1000
+    for wrong in ("0", "-5", "1001", "fast", "nan"):
+        with pytest.raises(ValueError, match="TELEGRAM_MESSAGES_PER_SECOND"):
+            TelegramConfig.from_env({"TELEGRAM_MESSAGES_PER_SECOND": wrong})
+
+
 def test_score_buttons_share_rows_other_buttons_get_one_each() -> None:
     from channels.telegram import keyboard_rows
 
