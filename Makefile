@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`.
-.PHONY: setup run run-scaled train shell test lint accuracy reliability clean
+.PHONY: setup run run-scaled train shell test lint accuracy bench bench-quick reliability clean
 
 setup:
 	@scripts/setup.sh
@@ -30,6 +30,16 @@ accuracy: setup
 test: setup
 	@scripts/test.sh
 
+# The benchmark harness of BENCHMARKS.md: NLU accuracy and speed on public data sets
+# (../shared/benchmarks) and serving speed, Köprü beside Rasa's defaults in the same run.
+# bench-quick caps DIET at 5 epochs (about 45 minutes in all on 2 cores); bench runs
+# Rasa's default 100 epochs (hours).
+bench: setup
+	.venv/bin/python -m bench
+
+bench-quick: setup
+	.venv/bin/python -m bench --quick
+
 # The load and fault harness of docs/RELIABILITY.md (about 40 minutes on 2 cores): the
 # scaled mode under 200 conversations with 1 and 2 replicas, a killed replica and a
 # PostgreSQL restart; then the short fault, bad-input and access tests.
@@ -39,4 +49,4 @@ reliability: setup
 		tests/e2e/test_bad_input.py tests/e2e/test_action_server_down.py tests/e2e/test_access.py
 
 clean:
-	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf models var results .rasa .pytest_cache .mypy_cache .ruff_cache

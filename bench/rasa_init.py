@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import yaml
 from bot import training
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import free_port
+from tests.processes import stop_politely
 
 __all__ = [
     "MODELS",
@@ -174,12 +174,7 @@ class RasaInitProcess:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_politely(self.process)
         self.process = None
 
     def log_text(self) -> str:

@@ -107,6 +107,7 @@ from bot.settings import PROJECT_ROOT
 from bot.training import ensure_model
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
+from tests.processes import process_tree
 
 __all__ = [
     "Figures",
@@ -435,28 +436,6 @@ def comparison_tables(kopru: Figures, baseline: Figures | None) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _process_tree(root: int) -> list[tuple[int, list[str]]]:
-    """The process and all its descendants (process id, argv), read from /proc (Linux)."""
-    parents: dict[int, int] = {}
-    argvs: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:  # exited meanwhile
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
-        argvs[pid] = argv
-    tree, frontier = [root], [root]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        tree += frontier
-    return [(pid, argvs.get(pid, [])) for pid in tree]
-
-
 def _rss_mb(pids: Sequence[int]) -> float:
     total = 0
     for pid in pids:
@@ -487,7 +466,7 @@ class Target:
     def cpu(self) -> dict[tuple[int, str], float]:
         """CPU seconds used so far by each of the server's processes (id, name)."""
         used = {}
-        for pid, argv in _process_tree(self.root_pid):
+        for pid, argv in process_tree(self.root_pid):
             try:
                 ticks = cpu_ticks(Path(f"/proc/{pid}/stat").read_text())
             except OSError:  # exited meanwhile
@@ -497,7 +476,7 @@ class Target:
 
     def memory(self) -> tuple[float, float, int]:
         """RSS of all the server's processes and of its Rasa server(s), MB; how many."""
-        tree = _process_tree(self.root_pid)
+        tree = process_tree(self.root_pid)
         rasa = [pid for pid, argv in tree if self.is_rasa(argv)]
         return _rss_mb([pid for pid, _ in tree]), _rss_mb(rasa), len(tree)
 

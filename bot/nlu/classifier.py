@@ -183,7 +183,6 @@ class KopruIntentClassifier(GraphComponent, IntentClassifier):  # type: ignore[m
         texts = [str(m.get(TEXT) or "") for m in messages]
         sparse = self.ngrams.transform(texts)
         probabilities = self.models[SPARSE].probabilities(sparse)
-        classes = self.models[SPARSE].classes
         gate = float(self.config["encoder_gate"])
         unsure = [i for i, row in enumerate(probabilities) if row.max() < gate]
         if unsure and DENSE in self.models:
@@ -191,12 +190,9 @@ class KopruIntentClassifier(GraphComponent, IntentClassifier):  # type: ignore[m
             dense = self.models[DENSE].probabilities(self._joined(sparse[unsure], embeddings))
             probabilities[unsure] = dense
         length = int(self.config["ranking_length"])
+        model = self.models[SPARSE]  # the dense model has the same classes, in order
         for message, row in zip(messages, probabilities, strict=True):
-            order = np.argsort(-row, kind="stable")
-            ranking = [
-                {"name": classes[k], "confidence": float(row[k])}
-                for k in (order[:length] if length > 0 else order)
-            ]
+            ranking = [{"name": name, "confidence": p} for _, name, p in model.ranking(row, length)]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages

@@ -123,6 +123,13 @@ class CalibratedLinear:
         total = p.sum(axis=1, keepdims=True)
         return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / len(self.classes))
 
+    def ranking(self, row: NDArray[Any], length: int) -> list[tuple[int, str, float]]:
+        """(index, class, probability) for one row of `probabilities`, most probable
+        first, ties in class order; at most `length` (0: all)."""
+        order = np.argsort(-row, kind="stable")
+        chosen = order[:length] if length > 0 else order
+        return [(int(k), self.classes[k], float(row[k])) for k in chosen]
+
     def save(self, directory: Path, name: str) -> None:
         np.savez(
             directory / f"{name}.npz",

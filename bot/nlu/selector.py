@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -157,14 +156,9 @@ class KopruResponseSelector(GraphComponent, IntentClassifier):  # type: ignore[m
         )
         length = int(self.config["ranking_length"])
         for message, row in zip(chosen, rows, strict=True):
-            order = np.argsort(-row, kind="stable")
             ranking = [
-                {
-                    "id": int(k),
-                    "confidence": float(row[k]),
-                    INTENT_RESPONSE_KEY: self.model.classes[k],
-                }
-                for k in (order[:length] if length > 0 else order)
+                {"id": k, "confidence": p, INTENT_RESPONSE_KEY: key}
+                for k, key, p in self.model.ranking(row, length)
             ]
             best = ranking[0]
             key = str(best[INTENT_RESPONSE_KEY])

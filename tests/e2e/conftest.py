@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from bot.settings import PROJECT_ROOT
 from bot.training import child_env
 from tests.fakes.slack_api import FakeSlackThread
 from tests.fakes.telegram_api import FakeTelegramThread
+from tests.processes import process_table, stop_politely
 
 AGENTS = "CAGENTS"  # the agents' Slack channel in the end-to-end tests
 AGENT_NAMES = {"UAYSE": ("Ayşe", "Yılmaz"), "UPIOTR": ("Piotr", "Nowak"),
@@ -115,12 +115,7 @@ class KopruProcess:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_politely(self.process)
         self.process = None
         for port in (self.port, self.action_port, self.backend_port, self.web_port,
                      *self.replica_ports()):  # fmt: skip
@@ -130,18 +125,8 @@ class KopruProcess:
     def children(self) -> list[tuple[int, list[str]]]:
         """The processes `kopru run` started (process id, argv), read from /proc (Linux)."""
         assert self.process is not None
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            except OSError:  # exited meanwhile
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                found.append((int(entry.name), argv))
-        return found
+        parent = self.process.pid
+        return [(pid, argv) for pid, (ppid, argv) in process_table().items() if ppid == parent]
 
     def replica_ports(self) -> list[int]:
         """The Rasa replicas' ports in the scaled mode (`--replicas N`: port+1..port+N)."""
