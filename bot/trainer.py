@@ -9,10 +9,13 @@ trained by a child process (`python -m bot.trainer SNAPSHOT MODELS_DIR`) that ca
 does it.
 
 Progress comes from Rasa's log: "Starting to train component 'X'", "Finished training
-component 'X'" / "Restored component 'X' from cache", the epochs bar of the
-ResponseSelector and "Your Rasa model is trained and saved at '...'". Each phase and
-component weighs the seconds it took in a calibration run on 2 cores (see
-`COMPONENT_SECONDS`), so the percentage follows the clock for the shipped config.
+component 'X'" / "Restored component 'X' from cache", the epochs bar of Rasa's
+TensorFlow components (DIETClassifier, ResponseSelector, TEDPolicy) when configured, and
+"Your Rasa model is trained and saved at '...'". Each phase and component weighs the
+seconds it took in a calibration run on 2 cores (see `COMPONENT_SECONDS`), so the
+percentage follows the clock for the shipped config. Rasa does not train the components
+in config.yml's order (with the shipped config it trains the policies first), so the
+percentage counts which components are done, not how far down config.yml they are.
 
 A failed training keeps the reason (Rasa's error message, else the exception of a
 traceback, else the last lines) and activates nothing. After a successful one the
@@ -62,21 +65,32 @@ LOG_LINES = 500
 MODEL_MARKER = "KOPRU-MODEL: "
 TICK_SECONDS = 1.0  # the percentage moves at least this often
 
-# Seconds each step took in the calibration run (the shipped config and data, 2 cores,
-# `rasa train` on an empty cache, then again with one NLU example more). The time
-# between a component's "Finished" and the next "Starting" (featurizing the data for
-# the next one) is counted in the earlier component.
-PHASE_SECONDS = {"starting": 1.5, "validating": 6.7, "preparing": 6.8, "saving": 1.5}
+# Seconds each step took in the calibration run: the shipped config and data, 2 cores,
+# `rasa train` on an empty cache (log timestamps, and the cache's file times for the
+# sub-second steps). Rasa trained MemoizationPolicy, RulePolicy and KopruPolicy first,
+# then RegexEntityExtractor, KopruIntentClassifier and KopruResponseSelector. A wait
+# before a component (Rasa preparing its input) is counted in that component:
+# RegexEntityExtractor's 1.1 s is tokenizing the NLU data (it was part of "preparing"
+# when Rasa trained the NLU components first). "preparing" runs from the first
+# validator line to the first component; "saving" from the last component's end to
+# the "trained and saved" line (writing the archive). "starting" (before Rasa's first
+# log line) and "validating" (7 s in the log's whole seconds) are from the calibration
+# of the former pipeline.
+PHASE_SECONDS = {"starting": 1.5, "validating": 6.7, "preparing": 5.0, "saving": 2.5}
 COMPONENT_SECONDS = {
+    "MemoizationPolicy": 0.1,
+    "RulePolicy": 0.1,
+    "KopruPolicy": 0.1,
+    "RegexEntityExtractor": 1.1,
+    "KopruIntentClassifier": 27.3,  # silent: encodes the examples, then fits its SVMs
+    "KopruResponseSelector": 0.3,
+    # Köprü's former pipeline, from its calibration run (Rasa trained the NLU first then,
+    # and the wait after a component was counted in it).
     "RegexFeaturizer": 1.3,
-    "RegexEntityExtractor": 0.1,
     "CountVectorsFeaturizer": 4.2,
     "LogisticRegressionClassifier": 28.0,
     "ResponseSelector": 9.0,
-    "MemoizationPolicy": 0.3,
-    "RulePolicy": 0.5,
-    "KopruPolicy": 0.1,
-    # Not in Köprü's config; rough guesses so that a changed config still makes sense.
+    # Never in Köprü's config; rough guesses so that a changed config still makes sense.
     "DIETClassifier": 30.0,
     "TEDPolicy": 30.0,
     "UnexpecTEDIntentPolicy": 20.0,
@@ -116,7 +130,8 @@ class TrainingInProgress(KopruError):
 
 
 def training_plan(config: Path) -> list[str]:
-    """The components `rasa train` logs as trained, in order, read from config.yml.
+    """The components `rasa train` logs as trained, read from config.yml, in config.yml's
+    order; Rasa may train them in another one (the progress does not depend on it).
     Empty when config.yml cannot be read (the training then says why)."""
     try:
         data = yaml.safe_load(config.read_text(encoding="utf-8"))
@@ -137,9 +152,13 @@ def training_plan(config: Path) -> list[str]:
 class TrainingProgress:
     """Stage and percentage from Rasa's log lines; the percentage never goes back.
 
-    Each step (a phase or a component) weighs its calibrated seconds. While a step runs
-    without saying anything (the LogisticRegressionClassifier: ~25 s), `tick()` moves
-    the percentage with the clock, up to 90 % of the step's expected time.
+    Each step (a phase or a component) weighs its calibrated seconds. The percentage is
+    the weight of the phases and components done, in whatever order Rasa trains them,
+    plus the time spent in the running step: while a step runs without saying anything
+    (the KopruIntentClassifier: ~27 s, encoding the examples), `tick()` moves the
+    percentage with the clock, up to 90 % of the step's expected time. Once the last
+    planned component is done the model is being saved; once Rasa says it is saved, only
+    the process's exit is left (99 % until `finish()`).
     """
 
     def __init__(self, plan: Sequence[str], clock: Callable[[], float] = time.monotonic) -> None:
@@ -173,18 +192,20 @@ class TrainingProgress:
             self._begin(match[1], _seconds(match[1]), f"training {match[1]}")
         elif match := FINISHED.search(line):
             self._phases_done("starting", "validating", "preparing")
+            if self._step == match[1]:
+                self._step = None
             if match[1] in self.remaining:
                 self.remaining.remove(match[1])
                 self.components_done += _seconds(match[1])
-            if self._step == match[1]:
-                self._step = None
+                if not self.remaining:  # Rasa now writes the archive
+                    self._begin("saving", PHASE_SECONDS["saving"], "saving the model")
         elif (match := EPOCHS.search(line)) and self._step is not None and int(match[2]):
             self._step_fraction = min(1.0, int(match[1]) / int(match[2]))
         elif SAVED.search(line):
-            self._phases_done("starting", "validating", "preparing")
+            self._phases_done("starting", "validating", "preparing", "saving")
             self.remaining = []
             self.components_done = sum(map(_seconds, self.plan))
-            self._begin("saving", PHASE_SECONDS["saving"], "saving the model")
+            self._step, self.stage = None, "saving the model"
         self.tick()
 
     def tick(self) -> None:
