@@ -512,10 +512,10 @@ HOOKS = "2026-11-23 10:00:02 INFO     rasa.engine.training.hooks  - "
 print("2026-11-23 10:00:00 INFO     rasa.cli.train  - "
       "Started validating domain and training data...", flush=True)
 print("2026-11-23 10:00:01 INFO     rasa.validator  - Validating intents...", flush=True)
-print(HOOKS + "Starting to train component 'RegexFeaturizer'.", flush=True)
-print(HOOKS + "Finished training component 'RegexFeaturizer'.", flush=True)
+print(HOOKS + "Starting to train component 'RegexEntityExtractor'.", flush=True)
+print(HOOKS + "Finished training component 'RegexEntityExtractor'.", flush=True)
 print("<script>alert(1)</script> Starting to train component "
-      "'LogisticRegressionClassifier'.", flush=True)
+      "'KopruIntentClassifier'.", flush=True)
 if mode == "wait":
     deadline = time.time() + 20
     while not Path(go).exists() and time.time() < deadline:
@@ -523,7 +523,7 @@ if mode == "wait":
 if mode == "fail":
     print("\x1b[91mThe intent 'greet' has too few examples to train.\x1b[0m", flush=True)
     sys.exit(1)
-print("Finished training component 'LogisticRegressionClassifier'.", flush=True)
+print("Finished training component 'KopruIntentClassifier'.", flush=True)
 path = model_path(snapshot, models_dir)
 path.write_bytes(b"not really a model")
 print(f"Your Rasa model is trained and saved at '{path}'.", flush=True)
@@ -617,12 +617,12 @@ async def test_training_progress_then_a_failure_leaves_the_bot_alone(
         deadline = time.monotonic() + 10
         while True:
             page = await site.client.get("/admin/training")
-            if "LogisticRegressionClassifier" in page.text or time.monotonic() > deadline:
+            if "KopruIntentClassifier" in page.text or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
         assert '<meta http-equiv="refresh" content="2">' in page.text
         assert '<strong class="status-running" id="job-status">running</strong>' in page.text
-        assert '<span id="job-stage">training LogisticRegressionClassifier</span>' in page.text
+        assert '<span id="job-stage">training KopruIntentClassifier</span>' in page.text
         percent = int(
             re.search(r'<progress id="job-progress" max="100" value="(\d+)"', page.text)[1]
         )
