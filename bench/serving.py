@@ -301,7 +301,7 @@ class Step:
     """One measurement of one channel."""
 
     channel: str  # "rest" or "telegram"
-    kind: str  # "one at a time", "offered" or "saturation"
+    kind: str  # "one at a time", "offered", "saturation" or "half saturation" (offered)
     offered: float | None  # msg/s (open loop); None for the closed loops
     conversations: int
     seconds: float  # from the first scheduled send to the last answer
@@ -325,6 +325,8 @@ class Step:
             return f"{channel} {self.offered:g} msg/s offered"
         if self.kind == "saturation":
             return f"{channel} saturation ({self.conversations} conv.)"
+        if self.kind == "half saturation":
+            return f"{channel} {self.offered:g} msg/s (half sat.)"
         return f"{channel} one at a time"
 
     @property
@@ -367,9 +369,14 @@ class Figures:
         return self.server_cpu_seconds * 1000 / answered if answered else None
 
     def step(self, channel: str, kind: str, offered: float | None) -> Step | None:
+        """The step of that channel and kind (and offered load; half the saturation is
+        each assistant's own, so it matches by kind)."""
+        if kind == "half saturation":
+            offered = None
         return next(
             (s for s in self.steps
-             if (s.channel, s.kind, s.offered) == (channel, kind, offered)), None,
+             if (s.channel, s.kind, s.offered if offered is not None else None)
+             == (channel, kind, offered)), None,
         )  # fmt: skip
 
 
@@ -882,10 +889,15 @@ async def _measure(target: Target, args: argparse.Namespace, figures: Figures) -
             kinds: list[tuple[str, float]] = [("one at a time", 0.0)]
             kinds += [("offered", rate) for rate in args.loads]
             if args.saturation:
-                kinds.append(("saturation", 0.0))
+                # then half the rate the saturation reached, offered (the p99 goal's load)
+                kinds += [("saturation", 0.0), ("half saturation", 0.0)]
             for kind, rate in kinds:
                 await driver.settle(channel)
-                if kind == "offered":
+                if kind == "half saturation":
+                    half = round(figures.steps[-1].achieved / 2, 1)
+                    step = await driver.offered(channel, half, args.seconds, args.think)
+                    step.kind = "half saturation"
+                elif kind == "offered":
                     step = await driver.offered(channel, rate, args.seconds, args.think)
                 elif kind == "saturation":
                     step = await driver.saturation(channel, args.saturation, args.seconds)

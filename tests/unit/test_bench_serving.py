@@ -207,3 +207,17 @@ def test_comparison_without_a_baseline() -> None:
                                              "wrong"]  # fmt: skip
     assert loads.splitlines()[2].split()[-6:] == ["12.0", "900", "1800", "2700", "1", "0"]
     assert "REST saturation (40 conv.)" in loads and "rasa init" not in single
+
+
+def test_half_the_saturation_is_compared_whatever_rate_each_assistant_reached() -> None:
+    kopru = Figures("Köprü", "embedded")
+    kopru.steps = [_step("rest", "half saturation", 15.0, 15.0, 60.0)]
+    baseline = Figures("rasa init", "rasa run")
+    baseline.steps = [_step("rest", "half saturation", 12.0, 12.0, 30.0)]
+    assert baseline.step("rest", "half saturation", 15.0) is baseline.steps[0]
+    assert baseline.step("rest", "offered", 15.0) is None
+    line = next(
+        line for line in comparison_tables(kopru, baseline).splitlines() if "half sat." in line
+    )
+    assert line.startswith("REST 15 msg/s (half sat.)")
+    assert line.split()[-3:-1] == ["1.25x", "2.00x"]
