@@ -1,9 +1,10 @@
 """A linear support vector classifier with calibrated probabilities.
 
 Scores come from scikit-learn's LinearSVC (one-vs-rest); each class's score is mapped to
-a probability by a sigmoid fitted on cross-validated scores (Platt scaling), and the
-probabilities are normalised to sum to one, as CalibratedClassifierCV does. The result is
-kept as plain arrays (NumPy's .npz, no pickle), so loading a model runs no code.
+a probability by a sigmoid fitted on cross-validated scores (Platt scaling). Unlike
+CalibratedClassifierCV, the probabilities are not normalised across classes (see
+`probabilities`). The result is kept as plain arrays (NumPy's .npz, no pickle), so
+loading a model runs no code.
 """
 
 from __future__ import annotations
@@ -111,7 +112,11 @@ class CalibratedLinear:
         return held_out
 
     def probabilities(self, x: Matrix) -> NDArray[Any]:
-        """(rows, classes), each row summing to one."""
+        """(rows, classes): for each class, the calibrated probability that the text
+        belongs to it rather than to any other (one against the rest). They are not
+        normalised to sum to one: a text unlike every class gets low probabilities for
+        all of them, which is what a fallback threshold needs to see (normalised, the
+        least unlikely class of an out-of-scope text can still look sure)."""
         if len(self.classes) < 2:
             return np.ones((x.shape[0], 1))
         product: Any = x @ self.coef.T
@@ -119,9 +124,8 @@ class CalibratedLinear:
         raw: NDArray[Any] = np.asarray(dense, dtype=np.float64)
         raw = raw + self.intercept
         scores = raw if raw.shape[1] > 1 else np.column_stack([-raw[:, 0], raw[:, 0]])
-        p = 1.0 / (1.0 + np.exp(-(scores * self.slope + self.offset)))
-        total = p.sum(axis=1, keepdims=True)
-        return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / len(self.classes))
+        p: NDArray[Any] = 1.0 / (1.0 + np.exp(-(scores * self.slope + self.offset)))
+        return p
 
     def ranking(self, row: NDArray[Any], length: int) -> list[tuple[int, str, float]]:
         """(index, class, probability) for one row of `probabilities`, most probable
