@@ -196,7 +196,3 @@ class KopruIntentClassifier(GraphComponent, IntentClassifier):  # type: ignore[m
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data

@@ -101,13 +101,8 @@ class CalibratedLinear:
         for train, test in splitter.split(np.zeros(len(ys)), ys):
             model = _svc(c, seed).fit(xs[train], ys[train])
             scores[test] = _scores(model, xs[test])
-        # the first copy of each example stands for it
-        first = np.zeros(len(y), dtype=int)
-        seen: set[int] = set()
-        for position, row in enumerate(rows):
-            if row not in seen:
-                seen.add(int(row))
-                first[row] = position
+        # the first copy of each example stands for it (every example has one)
+        _, first = np.unique(rows, return_index=True)
         held_out: NDArray[Any] = scores[first]
         return held_out
 

@@ -45,11 +45,7 @@ class NgramFeatures:
         self._blocks: list[tuple[Callable[[str], list[str]], dict[str, int], list[float], int]] = []
         offset = 0
         for vectorizer in vectorizers.values():
-            vocabulary = (
-                vectorizer.vocabulary_
-                if hasattr(vectorizer, "vocabulary_")
-                else vectorizer.vocabulary
-            )
+            vocabulary = vectorizer.vocabulary_  # fitted, or set by load's idf_
             analyze = vectorizer.build_analyzer()
             idf = [float(x) for x in vectorizer.idf_]
             self._blocks.append((analyze, dict(vocabulary), idf, offset))

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 PROPERTY = "response_selector"
 MODEL = "response_keys"
+NGRAMS_FILE = "ngrams.json"
+RESPONSES_FILE = "responses.json"
 
 
 def _template(intent_response_key: str) -> str:
@@ -107,9 +109,9 @@ class KopruResponseSelector(GraphComponent, IntentClassifier):  # type: ignore[m
         self.retrieval_intents = sorted(training_data.retrieval_intents)
         with self._model_storage.write_to(self._resource) as directory:
             path = Path(directory)
-            self.ngrams.save(path / "ngrams.json")
+            self.ngrams.save(path / NGRAMS_FILE)
             self.model.save(path, MODEL)
-            (path / "responses.json").write_text(
+            (path / RESPONSES_FILE).write_text(
                 json.dumps(
                     {"responses": self.responses, "retrieval_intents": self.retrieval_intents}
                 ),
@@ -129,9 +131,9 @@ class KopruResponseSelector(GraphComponent, IntentClassifier):  # type: ignore[m
         try:
             with model_storage.read_from(resource) as directory:
                 path = Path(directory)
-                ngrams = NgramFeatures.load(path / "ngrams.json")
+                ngrams = NgramFeatures.load(path / NGRAMS_FILE)
                 model = CalibratedLinear.load(path, MODEL)
-                saved = json.loads((path / "responses.json").read_text(encoding="utf-8"))
+                saved = json.loads((path / RESPONSES_FILE).read_text(encoding="utf-8"))
         except (ValueError, FileNotFoundError):
             logger.debug("KopruResponseSelector: nothing trained in %s", resource.name)
             return cls(config, model_storage, resource)
@@ -175,6 +177,3 @@ class KopruResponseSelector(GraphComponent, IntentClassifier):  # type: ignore[m
             }
             message.set(PROPERTY, properties, add_to_output=True)
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
