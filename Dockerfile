@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every Köprü process; the command chooses which one runs:
 #   kopru run                                  everything in one container (the default: try it)
-#   python -m bot.rasa_server run --enable-api --auth-token=... --model /app/models ...
+#   python -m bot.serving.rasa_server run --enable-api --auth-token=... --model /app/models ...
 #                                              the Rasa server with Köprü's channels
 #   kopru actions --host 0.0.0.0 --port 5055   the action server (needs KOPRU_ACTION_SECRET)
 #   kopru web --host 0.0.0.0 --port 5057       the dashboard and admin pages

@@ -15,8 +15,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import ask_resolved, offer_human, reset_form
 from actions.services import get_services
+from bot.desk.escalation import Reason
 from bot.errors import KopruError
-from bot.escalation import Reason
 
 __all__ = ["ActionAccountHelp", "ActionRecordDeletion", "ValidateDeletionForm", "find_email"]
 

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.language import DEFAULT_LANGUAGE, SUPPORTED
+from bot.nlu.language import DEFAULT_LANGUAGE, SUPPORTED
 
 __all__ = [
     "INTERRUPTING_INTENTS",

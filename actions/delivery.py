@@ -17,7 +17,7 @@ from actions.common import (
     reset_form,
 )
 from actions.services import get_services
-from bot.countries import country_name, find_country
+from bot.shop.countries import country_name, find_country
 
 __all__ = ["ActionAskCountry", "ActionDeliveryInfo", "ValidateDeliveryForm"]
 

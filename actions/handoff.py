@@ -15,13 +15,13 @@ from rasa_sdk.types import DomainDict
 from actions.common import ask_resolved, language_of, latest_intent, offer_human
 from actions.services import get_services
 from actions.survey import start_survey
+from bot.desk.escalation import EscalationRequest, Reason, should_escalate
+from bot.desk.handoff import Handoff, State
+from bot.desk.transcript import intents_seen, session_started_at, transcript, user_intents
+from bot.desk.waiting import wait_minutes
 from bot.errors import KopruError
-from bot.escalation import EscalationRequest, Reason, should_escalate
-from bot.handoff import Handoff, State
 from bot.phrases import format_minutes_about, format_when
-from bot.store import Outcome
-from bot.transcript import intents_seen, session_started_at, transcript, user_intents
-from bot.waiting import wait_minutes
+from bot.storage.store import Outcome
 
 __all__ = [
     "ActionAskResolved",

@@ -13,9 +13,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import ask_resolved, offer_human, reset_form
 from actions.services import get_services
+from bot.desk.escalation import Reason
 from bot.errors import BackendError, BackendUnavailable, NotFound
-from bot.escalation import Reason
-from bot.orders import Order, normalize_order_number
+from bot.shop.orders import Order, normalize_order_number
 
 __all__ = [
     "ActionOrderStatus",

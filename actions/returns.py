@@ -13,8 +13,8 @@ from rasa_sdk.types import DomainDict
 from actions.common import ask_resolved, offer_human, reset_form
 from actions.orders import backend_down, validate_order_number
 from actions.services import get_services
+from bot.desk.escalation import Reason
 from bot.errors import BackendError, Conflict, NotFound
-from bot.escalation import Reason
 
 __all__ = ["ActionCreateReturn", "ValidateReturnForm"]
 

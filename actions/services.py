@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bot.business import BusinessConfig, load_business_config
-from bot.desk import AgentDesk, HandoffService
-from bot.orders import OrdersClient
+from bot.desk.service import AgentDesk, HandoffService
 from bot.settings import Settings
-from bot.store import Store
+from bot.shop.business import BusinessConfig, load_business_config
+from bot.shop.orders import OrdersClient
+from bot.storage.store import Store
 from channels.slack_desk import SlackDesk
 
 __all__ = ["Services", "get_services", "use_services"]

@@ -14,11 +14,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import language_of, latest_intent
 from actions.services import get_services
+from bot.desk.handoff import State
+from bot.desk.transcript import session_started_at, user_intents
 from bot.errors import KopruError
-from bot.handoff import State
-from bot.survey import Interpretation, Kind, Step, SurveyRepository, interpret
-from bot.topics import SELF_SERVICE_INTENTS
-from bot.transcript import session_started_at, user_intents
+from bot.insights.survey import Interpretation, Kind, Step, SurveyRepository, interpret
+from bot.insights.topics import SELF_SERVICE_INTENTS
 
 __all__ = [
     "ActionGoodbye",

@@ -9,8 +9,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import latest_intent, offer_human
 from actions.services import get_services
-from bot.escalation import Reason
-from bot.troubleshooting import next_step
+from bot.desk.escalation import Reason
+from bot.shop.troubleshooting import next_step
 
 __all__ = ["ActionTroubleshoot"]
 

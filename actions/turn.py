@@ -19,10 +19,10 @@ from rasa_sdk.types import DomainDict
 from actions.common import latest_intent
 from actions.services import get_services
 from actions.survey import abandon_if_moved_on
+from bot.desk.transcript import first_answer_seconds, session_started_at
 from bot.errors import StoreError
-from bot.language import choose_language
-from bot.store import TurnRecord
-from bot.transcript import first_answer_seconds, session_started_at
+from bot.nlu.language import choose_language
+from bot.storage.store import TurnRecord
 
 __all__ = ["ActionObserveTurn"]
 

@@ -46,8 +46,8 @@ from typing import Any
 
 import httpx
 
+from bot.authoring.training import ensure_model
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 
@@ -66,7 +66,7 @@ TOKEN = "bench-load-token"  # noqa: S105 - the HTTP API token of the local run
 RETRY_SECONDS = 1.0
 # A message not acknowledged after this counts as unacknowledged. Telegram itself goes on
 # re-delivering for hours; an update whose processing died with a killed replica is
-# taken over once its claim is stale (bot/store.py: 120 s), so wait longer than that.
+# taken over once its claim is stale (bot/storage/store.py: 120 s), so wait longer than that.
 GIVE_UP_SECONDS = 240.0
 
 # Ten messages per language that stay in self-service (no survey, no handoff), so each
@@ -182,7 +182,7 @@ def replica_pids(kopru: KopruProcess) -> list[int]:
     found = {
         int(argv[argv.index("--port") + 1]): pid
         for pid, argv in kopru.children()
-        if "bot.rasa_server" in argv and "--port" in argv
+        if "bot.serving.rasa_server" in argv and "--port" in argv
     }
     return [found[port] for port in sorted(found)]
 

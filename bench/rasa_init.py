@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from bot import training
+from bot.authoring import training
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import free_port
 from tests.processes import stop_politely

@@ -8,7 +8,7 @@
 Two assistants, one after the other, each with its own fake Telegram Bot API on 127.0.0.1
 (tests/fakes/telegram_api.py):
 
-* Köprü: `kopru run` with the model of the current data (bot.training.ensure_model), in
+* Köprü: `kopru run` with the model of the current data (bot.authoring.training.ensure_model), in
   the embedded mode (one Rasa server, action server, demo backend, dashboard; SQLite) or,
   with `--replicas N`, the scaled mode of bench.load (PostgreSQL, Redis, nginx);
 * the baseline: the assistant `rasa init --no-prompt` creates, trained once and cached
@@ -54,7 +54,7 @@ Also measured: the time from starting the server to the first answer to a REST m
 (polled every 0.1 s), the resident memory (VmRSS from /proc, summed over the server's
 process tree; also the Rasa server's own), idle after the start and at most during the
 loads, and the pause while the model is switched: `PUT /model` with the same model file
-through Rasa's HTTP API (bot.models; Köprü's token is KOPRU_API_TOKEN) while one
+through Rasa's HTTP API (bot.authoring.models; Köprü's token is KOPRU_API_TOKEN) while one
 conversation sends one REST message at a time; reported: how long the PUT took, the
 longest latency of a message around it and the longest gap between two answers. And the
 CPU time the server's processes used over the load steps (from /proc/PID/stat), per
@@ -102,9 +102,9 @@ from bench.load import (
     postgres,
     scaled_kopru,
 )
-from bot.models import RasaCluster
+from bot.authoring.models import RasaCluster
+from bot.authoring.training import ensure_model
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 from tests.processes import process_tree
@@ -274,12 +274,12 @@ def cpu_ticks(stat: str) -> int:
 
 
 def process_name(argv: Sequence[str]) -> str:
-    """A short name for a server process: `bot.cli actions`, `bot.rasa_server`, `rasa run`."""
+    """A short name for a server process: `bot.cli actions`, `rasa run`, ..."""
     words = [a for a in argv[1:] if a and not a.startswith("-")]
     if len(argv) > 1 and argv[1] == "-m" and len(argv) > 2:
         module = argv[2]
         command = next((a for a in argv[3:] if a and not a.startswith("-")), "")
-        return f"{module} {command}".strip() if module != "bot.rasa_server" else module
+        return f"{module} {command}".strip() if module != "bot.serving.rasa_server" else module
     return " ".join([Path(argv[0]).name, *words[:1]]) if argv and argv[0] else "?"
 
 
@@ -575,7 +575,7 @@ def kopru_target(replicas: int | None) -> Iterator[tuple[Target, float]]:
                 name=KOPRU, mode=mode, url=kopru.url,
                 rasa_urls=[f"http://127.0.0.1:{p}" for p in ports] or [kopru.url],
                 token=TOKEN, model=model, scripts=SCRIPTS, telegram=telegram,
-                root_pid=kopru.process.pid, is_rasa=lambda argv: "bot.rasa_server" in argv,
+                root_pid=kopru.process.pid, is_rasa=lambda argv: "bot.serving.rasa_server" in argv,
             )  # fmt: skip
             if replicas:
                 target.notes.append("RSS without PostgreSQL and Redis (not started by kopru run)")

@@ -42,9 +42,9 @@ from typing import TypeVar
 
 import httpx
 
-from bot.handoff import Handoff, State
+from bot.authoring.training import ensure_model
+from bot.desk.handoff import Handoff, State
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 from channels.slack_card import ActionId
 from tests.e2e.conftest import KopruProcess
 from tests.e2e.test_slack_handoff import (

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from bot.authoring.training import ensure_model
 from bot.settings import PROJECT_ROOT
-from bot.training import ensure_model
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 

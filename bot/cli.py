@@ -16,8 +16,8 @@ from bot.errors import KopruError
 from bot.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
-    from bot.analytics import Period
-    from bot.privacy import Database
+    from bot.insights.analytics import Period
+    from bot.privacy.rights import Database
 
 __all__ = ["main"]
 
@@ -27,7 +27,7 @@ def _models_dir(root: Path) -> Path:
 
 
 def _model(args: argparse.Namespace, root: Path) -> Path:
-    from bot.training import ensure_model
+    from bot.authoring.training import ensure_model
 
     if getattr(args, "model", None):
         return Path(args.model)
@@ -36,7 +36,7 @@ def _model(args: argparse.Namespace, root: Path) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from bot.training import ensure_model
+    from bot.authoring.training import ensure_model
 
     path = ensure_model(PROJECT_ROOT, _models_dir(PROJECT_ROOT), force=args.force)
     print(f"Model: {path}")
@@ -44,8 +44,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.runner import RunConfig, api_token_from_env, run
-    from bot.training import child_env
+    from bot.authoring.training import child_env
+    from bot.serving.runner import RunConfig, api_token_from_env, run
 
     config = RunConfig(
         root=PROJECT_ROOT,
@@ -67,8 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
-    from bot.runner import Supervisor, effective_endpoints
-    from bot.training import child_env
+    from bot.authoring.training import child_env
+    from bot.serving.runner import Supervisor, effective_endpoints
 
     model = _model(args, PROJECT_ROOT)
     env = child_env({"KOPRU_ORDERS_URL": f"http://127.0.0.1:{args.demo_backend_port}"})
@@ -97,9 +97,9 @@ def cmd_actions(args: argparse.Namespace) -> int:
     from rasa_sdk import utils
 
     from actions.services import get_services
-    from bot.action_server import ActionServerConfig, serve
     from bot.errors import ConfigError
-    from bot.language import default_detector
+    from bot.nlu.language import default_detector
+    from bot.serving.action_server import ActionServerConfig, serve
 
     try:
         # Before anything slow: an action server reachable from elsewhere needs a secret.
@@ -120,7 +120,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_backend(args: argparse.Namespace) -> int:
-    from bot.demo_backend import serve
+    from bot.shop.demo_backend import serve
 
     serve(args.host, args.port)
     return 0
@@ -131,7 +131,7 @@ class _UsageError(Exception):
 
 
 def _report_period(args: argparse.Namespace, today: dt.date) -> Period:
-    from bot.periods import PeriodError, parse_day_range
+    from bot.insights.periods import PeriodError, parse_day_range
 
     try:
         return parse_day_range(args.from_date, args.to_date, args.days, today).period
@@ -140,9 +140,9 @@ def _report_period(args: argparse.Namespace, today: dt.date) -> Period:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bot.report import format_text, report_from_store, to_json
+    from bot.insights.report import format_text, report_from_store, to_json
     from bot.settings import Settings
-    from bot.store import Store
+    from bot.storage.store import Store
 
     def fail(message: str) -> int:
         print(f"kopru report: {message}", file=sys.stderr)
@@ -166,7 +166,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     sys.stdout.write(to_json(report) + "\n" if args.json else format_text(report))
     if args.charts:
         try:
-            from bot.charts import write_charts
+            from bot.insights.charts import write_charts
         except ImportError as exc:
             return fail(f"charts are not available: {exc}")
         try:
@@ -188,8 +188,8 @@ def _one_line(message: str) -> str:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     import shlex
 
-    from bot.demo_data import DESK, generate
-    from bot.store import Store
+    from bot.insights.demo_data import DESK, generate
+    from bot.storage.store import Store
 
     # Kept apart from the real store (var/kopru.db) unless --database says otherwise.
     url = args.database or f"sqlite:///{Settings.from_env().var_dir / 'demo.db'}"
@@ -217,7 +217,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_web(args: argparse.Namespace) -> int:
-    from bot.webapp import WebSettings, serve
+    from bot.web.server import WebSettings, serve
 
     settings = WebSettings.from_env(
         database_url=args.database, demo_database_url=args.demo_database
@@ -262,7 +262,7 @@ def cmd_admin_user(args: argparse.Namespace) -> int:
 
 
 def _customer_databases(args: argparse.Namespace) -> tuple[list[Database], list[str]]:
-    from bot.privacy import databases, tracker_location
+    from bot.privacy.rights import databases, tracker_location
 
     notes: list[str] = []
     tracker = args.tracker_database
@@ -275,7 +275,7 @@ def _customer_databases(args: argparse.Namespace) -> tuple[list[Database], list[
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from bot.privacy import PrivacyError, forget, out_of_reach
+    from bot.privacy.rights import PrivacyError, forget, out_of_reach
 
     sender = args.sender
     dbs, notes = _customer_databases(args)
@@ -316,7 +316,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     import json
 
-    from bot.privacy import PrivacyError, export, exported_rows
+    from bot.privacy.rights import PrivacyError, export, exported_rows
 
     dbs, notes = _customer_databases(args)
     try:
@@ -351,8 +351,8 @@ def cmd_events(args: argparse.Namespace) -> int:
     from types import FrameType
 
     from bot.errors import ConfigError
-    from bot.events import FirstAnswer, consume
-    from bot.store import Store
+    from bot.serving.events import FirstAnswer, consume
+    from bot.storage.store import Store
 
     url = os.environ.get("KOPRU_RABBITMQ_URL")
     if not url:
@@ -599,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         # A Köprü process starts here: nothing it logs may carry personal data or secrets.
         # (Tests call main with arguments and keep their own logging.)
-        from bot.logsafety import install
+        from bot.privacy.logsafety import install
 
         install()
     args = build_parser().parse_args(argv)

@@ -20,8 +20,8 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel
 from rasa.shared.core.events import BotUttered
 
-from bot.handoff import Handoff
-from bot.store import Store
+from bot.desk.handoff import Handoff
+from bot.storage.store import Store
 
 __all__ = ["CustomerPush", "OutboxOutput"]
 

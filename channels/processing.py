@@ -30,7 +30,7 @@ from sanic import response
 from sanic.response import HTTPResponse
 
 from bot.errors import TrackerStoreUnavailable
-from bot.language import choose_language
+from bot.nlu.language import choose_language
 from bot.phrases import action_failed_apology, message_too_long
 
 __all__ = [

@@ -38,12 +38,12 @@ from slack_bolt.adapter.sanic import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.internals import parse_body
 
-from bot.business import load_business_config
-from bot.desk import DeskError, HandoffService
+from bot.desk.handoff import Handoff, IllegalTransition, State
+from bot.desk.service import DeskError, HandoffService
 from bot.errors import KopruError
-from bot.handoff import Handoff, IllegalTransition, State
 from bot.settings import Settings
-from bot.store import Claim, Store
+from bot.shop.business import load_business_config
+from bot.storage.store import Claim, Store
 from channels import slack_card
 from channels.customer_push import CustomerPush
 from channels.inbound import BadRequest, error_response, read_body

@@ -7,7 +7,7 @@ Texts are clipped to Slack's limits (header 150, section text 3000, fields 10 x 
 50 blocks) without cutting an escape entity or a `<...>` token in half.
 
 Personal data in what the customer told (the last messages, slot values such as the
-e-mail) is masked by `bot.masking` before it is escaped: the kinds `card` is given (by
+e-mail) is masked by `bot.privacy.masking` before it is escaped: the kinds `card` is given (by
 default all of them; kopru.yml's `privacy.mask_in_slack_card` decides in production) and
 card numbers always, also in the customer's messages relayed to the thread. The
 customer's name is shown as it is.
@@ -24,10 +24,10 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bot.escalation import Reason
-from bot.handoff import Handoff, State
-from bot.masking import ALL_KINDS, ALWAYS_MASKED, Kind, mask
-from bot.store import Conversation, Outcome
+from bot.desk.escalation import Reason
+from bot.desk.handoff import Handoff, State
+from bot.privacy.masking import ALL_KINDS, ALWAYS_MASKED, Kind, mask
+from bot.storage.store import Conversation, Outcome
 
 __all__ = [
     "MAX_BLOCKS",

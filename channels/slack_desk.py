@@ -36,13 +36,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.business import load_business_config
-from bot.desk import DeskError
+from bot.desk.handoff import Handoff
+from bot.desk.service import DeskError
 from bot.errors import ConfigError
-from bot.handoff import Handoff
-from bot.masking import ALL_KINDS, Kind
+from bot.privacy.masking import ALL_KINDS, Kind
 from bot.settings import Settings
-from bot.store import Conversation
+from bot.shop.business import load_business_config
+from bot.storage.store import Conversation
 from channels import slack_card
 
 __all__ = ["SlackConfig", "SlackDesk"]
@@ -114,7 +114,7 @@ class SlackConfig:
 
 
 class SlackDesk:
-    """The agent desk in a Slack channel (implements bot.desk.AgentDesk)."""
+    """The agent desk in a Slack channel (implements bot.desk.service.AgentDesk)."""
 
     def __init__(self, config: SlackConfig, client: AsyncWebClient | None = None) -> None:
         self.config = config

@@ -52,7 +52,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.settings import Settings
-from bot.store import Claim, Store
+from bot.storage.store import Claim, Store
 from channels.inbound import (
     MAX_MESSAGE_CHARS,
     BadRequest,

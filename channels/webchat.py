@@ -48,7 +48,7 @@ from sanic.response import HTTPResponse
 
 from bot.errors import StoreError
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage.store import Store
 from channels.inbound import (
     MAX_MESSAGE_CHARS,
     BadRequest,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.demo_backend import create_app
+from bot.shop.demo_backend import create_app
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -35,8 +35,8 @@ def model() -> Path:
     """The trained model for the current data (trained once, reused while data is unchanged)."""
     import os
 
+    from bot.authoring.training import ensure_model
     from bot.settings import PROJECT_ROOT
-    from bot.training import ensure_model
 
     models_dir = Path(os.environ.get("KOPRU_MODELS_DIR") or PROJECT_ROOT / "models")
     return ensure_model(PROJECT_ROOT, models_dir, quiet=True)

@@ -1,4 +1,4 @@
-"""Köprü's web app (login, dashboard and admin pages; see bot.webapp), one small module per job.
+"""Köprü's web app (login, dashboard and admin pages; see bot.web.server), one small module per job.
 
 settings  WebSettings: databases, admin token, cookie secret
 session   signed session cookies and CSRF tokens (stdlib HMAC)

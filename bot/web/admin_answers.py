@@ -10,8 +10,8 @@ from typing import Any
 
 from sanic.response import HTTPResponse
 
-from bot.answers import Answers, ResponseSummary
-from bot.training_data import DataError, Problem, TrainingData
+from bot.authoring.answers import Answers, ResponseSummary
+from bot.authoring.training_data import DataError, Problem, TrainingData
 from bot.web.admin_view import (
     REFUSED,
     Feedback,

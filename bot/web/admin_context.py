@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.models import ModelRegistry, RasaCluster
-from bot.store import Store
-from bot.trainer import Trainer
+from bot.authoring.models import ModelRegistry, RasaCluster
+from bot.authoring.trainer import Trainer
+from bot.storage.store import Store
+from bot.storage.trackers import TrackerReader, tracker_db_url
 from bot.web.session import Session
 from bot.web.settings import WebSettings
-from bot.web.tracker import TrackerReader, tracker_db_url
 
 __all__ = ["AdminContext", "Notice", "NoticeKind", "admin_of"]
 

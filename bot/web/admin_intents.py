@@ -2,8 +2,8 @@
 examples to add (several lines at once), edit and delete; and a new intent with its
 examples and its answer.
 
-Changes go through bot.training_data (and bot.answers for answers): checked before anything
-is written, under the data lock, comments and layout of the YAML files kept.
+Changes go through bot.authoring.training_data (and bot.authoring.answers for answers):
+checked before anything is written, under the data lock, comments and layout of the YAML files kept.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from sanic.response import HTTPResponse
 
-from bot.answers import Answers
-from bot.training_data import (
+from bot.authoring.answers import Answers
+from bot.authoring.training_data import (
     THIN_MINIMUM,
     THIN_SHARE,
     DataError,

@@ -5,7 +5,7 @@
 - escalations: the customer's lines of conversations handed to a person,
 - detractors: the customer's messages of conversations that got an NPS of 0-6.
 
-Messages come from Rasa's tracker store (bot.web.tracker), escalations and surveys from
+Messages come from Rasa's tracker store (bot.storage.trackers), escalations and surveys from
 Köprü's store; the last `days` days (7 unless asked), at most `review_limit` items a list.
 "Add as example" checks the example like the intent pages do, then adds it.
 """
@@ -22,11 +22,12 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from sanic.response import HTTPResponse
 
+from bot.authoring.training_data import DataError, Problem, TrainingData
+from bot.desk.handoff import Handoff, row_to_handoff
 from bot.errors import KopruError
-from bot.handoff import Handoff, handoffs, row_to_handoff
-from bot.store import conversations
-from bot.survey import SurveyRecord, SurveyRepository
-from bot.training_data import DataError, Problem, TrainingData
+from bot.insights.survey import SurveyRecord, SurveyRepository
+from bot.storage.tables import conversations, handoffs
+from bot.storage.trackers import FALLBACK_INTENT, Message, TrackerUnavailable
 from bot.web.admin_context import AdminContext, admin_of
 from bot.web.admin_view import (
     REFUSED,
@@ -47,7 +48,6 @@ from bot.web.admin_view import (
 from bot.web.auth import require_change
 from bot.web.html import Html, join, render
 from bot.web.responses import redirect
-from bot.web.tracker import FALLBACK_INTENT, Message, TrackerUnavailable
 
 __all__ = ["LOW_CONFIDENCE", "Review", "collect", "register"]
 

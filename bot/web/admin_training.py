@@ -1,5 +1,5 @@
-"""/admin/training: train a new model in the background (bot.trainer), follow its stage,
-percentage and log, and switch the running bot to a model (bot.models): the new one when
+"""/admin/training: train a new model in the background (bot.authoring.trainer), follow its stage,
+percentage and log, and switch the running bot to a model (bot.authoring.models): the new one when
 its training succeeds, or any earlier one with one click (a rollback).
 
 A failed training says why and activates nothing. The page reloads itself every few
@@ -7,7 +7,7 @@ seconds while a training runs (a meta refresh: the pages have no script).
 
 /admin/training/upload takes a model trained elsewhere (a form upload, streamed to disk:
 bot.web.multipart). Its CSRF field comes before the file, so a forged upload is refused
-before the file is read; the archive is checked (bot.model_archive) before it gets a name
+before the file is read; the archive is checked (bot.authoring.model_archive) before it gets a name
 of its own in the models directory, where it can be activated like any other. A refused
 upload answers 400 (not a model), 413 (too large), 401 or 403 and leaves nothing behind.
 """
@@ -21,8 +21,7 @@ from typing import Any
 
 from sanic.response import HTTPResponse
 
-from bot.errors import KopruError
-from bot.model_archive import (
+from bot.authoring.model_archive import (
     ArchiveRejected,
     ArchiveTooLarge,
     Limits,
@@ -30,9 +29,10 @@ from bot.model_archive import (
     Upload,
     check_upload_name,
 )
-from bot.models import ModelInfo, RasaServerError
-from bot.trainer import TrainingInProgress, TrainingJob
-from bot.training import data_fingerprint
+from bot.authoring.models import ModelInfo, RasaServerError
+from bot.authoring.trainer import TrainingInProgress, TrainingJob
+from bot.authoring.training import data_fingerprint
+from bot.errors import KopruError
 from bot.web.accounts import ADMIN
 from bot.web.admin_context import AdminContext, admin_of
 from bot.web.admin_view import admin_page, can_change, csrf_field, notify, run, timestamp

@@ -20,8 +20,8 @@ from urllib.parse import quote, unquote
 from ruamel.yaml.error import YAMLError
 from sanic.response import HTTPResponse
 
-from bot.answers import Answers
-from bot.training_data import Change, Problem, TrainingData
+from bot.authoring.answers import Answers
+from bot.authoring.training_data import Change, Problem, TrainingData
 from bot.web.accounts import ADMIN
 from bot.web.admin_context import Notice, NoticeKind, admin_of
 from bot.web.auth import csrf_token, signed_in_page

@@ -13,7 +13,7 @@ from typing import Any
 
 from sanic.response import HTTPResponse, raw
 
-from bot.periods import DayRange, PeriodError, PeriodNames, parse_day_range
+from bot.insights.periods import DayRange, PeriodError, PeriodNames, parse_day_range
 from bot.web.context import WebContext, session_of, web_of
 from bot.web.dashboard_view import CHARTS, DashboardView, render_dashboard
 from bot.web.data import DEMO, LIVE, SOURCES, Unavailable

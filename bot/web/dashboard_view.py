@@ -1,7 +1,7 @@
 """The dashboard page as HTML, from a `Report` (pure: no I/O, every value escaped).
 
-Figures are formatted like `kopru report` does (bot.report's helpers): "–" for a figure that
-has nothing to be computed from, percentages with one decimal, durations in s/min/h.
+Figures are formatted like `kopru report` does (bot.insights.report's helpers): "–" for a
+figure that has nothing to be computed from, percentages with one decimal, durations in s/min/h.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from bot.metrics import Figures, Report
-from bot.report import (
+from bot.insights.metrics import Figures, Report
+from bot.insights.report import (
     BREAKDOWN_HEADERS,
     NONE,
     breakdown_cells,
@@ -26,7 +26,7 @@ from bot.web.html import TITLE, Html, join, page, render, table
 
 __all__ = ["CHARTS", "QUICK_DAYS", "DashboardView", "render_dashboard"]
 
-# Chart name (bot.charts.charts_for) -> its title, also the image's alt text.
+# Chart name (bot.insights.charts.charts_for) -> its title, also the image's alt text.
 CHARTS: Mapping[str, str] = {
     "nps_per_week": "NPS per week",
     "nps_csat_by_channel": "NPS and CSAT by channel",

@@ -15,18 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.analytics import Period
 from bot.errors import KopruError
-from bot.metrics import Report
-from bot.report import report_from_store
-from bot.store import Store
+from bot.insights.analytics import Period
+from bot.insights.metrics import Report
+from bot.insights.report import report_from_store
+from bot.storage.store import Store
 
 __all__ = ["DEMO", "LIVE", "SOURCES", "DataSources", "ReportCache", "Unavailable"]
 
 LIVE, DEMO = "live", "demo"
 SOURCES = (LIVE, DEMO)
 
-# matplotlib's rc settings (used by bot.charts) are process-global: one rendering at a time.
+# matplotlib's rc settings (used by bot.insights.charts) are process-global: one rendering
+# at a time.
 _CHARTS_LOCK = threading.Lock()
 
 
@@ -147,7 +148,7 @@ class ReportCache:
         return (await self._entry(source, period)).report
 
     async def charts(self, source: str, period: Period) -> dict[str, bytes]:
-        """The report's charts (`bot.charts.charts_for`), rendered once per cached report."""
+        """The report's charts (`charts_for` of bot.insights.charts), once per cached report."""
         entry = await self._entry(source, period)
         async with entry.lock:
             if entry.charts is None:
@@ -157,7 +158,7 @@ class ReportCache:
 
 
 def _render_charts(report: Report) -> dict[str, bytes]:
-    from bot.charts import charts_for
+    from bot.insights.charts import charts_for
 
     with _CHARTS_LOCK:
         return charts_for(report)

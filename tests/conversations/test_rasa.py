@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.authoring.training import child_env
 from bot.settings import PROJECT_ROOT
-from bot.training import child_env
 
 pytestmark = pytest.mark.conversation
 
@@ -27,8 +27,8 @@ _RETRIEVAL_MERGE = (
 _PAYLOAD_ONLY = re.compile(
     r"The intent '(\w+)' is listed in the domain file, but is not found in the NLU training data"
 )
-# Intents no rule needs: bot.policy.KopruPolicy hands every survey answer to the survey,
-# which reads them (bot/survey.py).
+# Intents no rule needs: bot.dialogue.policy.KopruPolicy hands every survey answer to the survey,
+# which reads them (bot/insights/survey.py).
 _INTENT_UNUSED = re.compile(r"The intent '(\w+)' is not used in any story or rule")
 # Sent by Rasa's own action_default_fallback.
 _SENT_BY_RASA = {"utter_default"}

@@ -15,8 +15,8 @@ import httpx
 import pytest
 import yaml
 
+from bot.authoring.training import child_env
 from bot.settings import PROJECT_ROOT
-from bot.training import child_env
 from tests.fakes.slack_api import FakeSlackThread
 from tests.fakes.telegram_api import FakeTelegramThread
 from tests.processes import process_table, stop_politely
@@ -81,7 +81,7 @@ class KopruProcess:
                 {
                     "action_endpoint": {"url": f"http://127.0.0.1:{self.action_port}/webhook"},
                     "tracker_store": {
-                        "type": "bot.tracker_store.DurableSQLTrackerStore",
+                        "type": "bot.serving.tracker_store.DurableSQLTrackerStore",
                         "dialect": "sqlite",
                         "db": str(self.tmp / "tracker.db"),
                     },

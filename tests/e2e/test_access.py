@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.action_server import SECRET_HEADER
+from bot.serving.action_server import SECRET_HEADER
 from bot.settings import PROJECT_ROOT
 from tests.e2e.conftest import KopruProcess, add_agents
 from tests.fakes.slack_api import FakeSlackThread, signed_headers

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.language import choose_language
+from bot.authoring.training import child_env
+from bot.nlu.language import choose_language
 from bot.phrases import action_failed_apology
 from bot.settings import PROJECT_ROOT
-from bot.training import child_env
 from tests.e2e.conftest import KopruProcess, free_port
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 

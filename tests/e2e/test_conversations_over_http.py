@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.language import choose_language
+from bot.nlu.language import choose_language
 from tests.e2e.conftest import KopruProcess
 
 pytestmark = pytest.mark.e2e
@@ -102,14 +102,14 @@ def test_buttons_come_with_their_payloads(bot: KopruProcess) -> None:
 
 
 def test_without_an_agent_desk_an_escalation_opens_a_ticket(bot: KopruProcess) -> None:
-    from bot.handoff import HandoffRepository, State
-    from bot.store import Outcome, Store
+    from bot.desk.handoff import HandoffRepository, State
+    from bot.storage.store import Outcome, Store
 
     sender = "human-" + uuid.uuid4().hex[:8]
     bot.say(sender, "where is my order 331907?")
     messages = bot.say(sender, "I want to talk to a real person")
     joined = "\n".join(texts(messages))
-    store = Store(bot.database_url)
+    store = Store(bot.storage.database_url)
     (escalation,) = HandoffRepository(store).of_sender(sender)
     assert escalation.state is State.TICKET
     assert escalation.ended_by == "no_agent_desk"
@@ -148,9 +148,9 @@ def test_the_dashboard_started_by_kopru_run_counts_the_conversations(bot: KopruP
     import datetime as dt
     import re
 
-    from bot.analytics import Period
-    from bot.report import report_from_store
-    from bot.store import Store
+    from bot.insights.analytics import Period
+    from bot.insights.report import report_from_store
+    from bot.storage.store import Store
 
     bot.say("dashboard-" + uuid.uuid4().hex[:8], "hello")  # at least one conversation today
     web = f"http://127.0.0.1:{bot.web_port}"
@@ -168,7 +168,7 @@ def test_the_dashboard_started_by_kopru_run_counts_the_conversations(bot: KopruP
         today = dt.datetime.now(dt.timezone.utc).date()
         page = client.get(f"/dashboard?from={today}&to={today}")
         assert page.status_code == 200, page.text[:500]
-    expected = report_from_store(Store(bot.database_url), Period.of_dates(today, today))
+    expected = report_from_store(Store(bot.storage.database_url), Period.of_dates(today, today))
     assert expected.overall.conversations > 0
     shown = re.search(r'id="tile-conversations">(\d+)<', page.text)
     assert shown is not None and int(shown.group(1)) == expected.overall.conversations

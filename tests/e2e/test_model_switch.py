@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.models import ModelRegistry, RasaServer, active
+from bot.authoring.models import ModelRegistry, RasaServer, active
+from bot.authoring.trainer import Trainer
+from bot.authoring.training import model_path
 from bot.settings import PROJECT_ROOT
-from bot.trainer import Trainer
-from bot.training import model_path
 from tests.e2e.conftest import KopruProcess
 
 pytestmark = pytest.mark.e2e

@@ -26,9 +26,9 @@ from bench.load import (
     run_load,
     scaled_kopru,
 )
+from bot.authoring.training import ensure_model
 from bot.settings import PROJECT_ROOT
-from bot.store import Store
-from bot.training import ensure_model
+from bot.storage.store import Store
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 

@@ -19,10 +19,11 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from bot.handoff import Handoff, HandoffRepository, State, handoffs
-from bot.language import choose_language
+from bot.desk.handoff import Handoff, HandoffRepository, State
+from bot.nlu.language import choose_language
 from bot.settings import PROJECT_ROOT
-from bot.store import Store
+from bot.storage.store import Store
+from bot.storage.tables import handoffs
 from channels.slack_card import ActionId
 from tests.e2e.conftest import KopruProcess, add_agents
 from tests.fakes.slack_api import (

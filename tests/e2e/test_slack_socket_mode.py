@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.handoff import Handoff, State
+from bot.desk.handoff import Handoff, State
 from channels.slack_card import ActionId
 from tests.e2e.conftest import KopruProcess, add_agents
 from tests.e2e.test_slack_handoff import (

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.insights.survey import SurveyRecord, SurveyRepository
 from bot.settings import PROJECT_ROOT
-from bot.store import Store
-from bot.survey import SurveyRecord, SurveyRepository
+from bot.storage.store import Store
 from tests.e2e.conftest import KopruProcess
 
 pytestmark = pytest.mark.e2e
@@ -64,7 +64,7 @@ def joined(messages: list[dict[str, Any]]) -> str:
 
 
 def surveys(bot: KopruProcess, sender: str) -> list[SurveyRecord]:
-    return SurveyRepository(Store(bot.database_url)).of_sender(sender)
+    return SurveyRepository(Store(bot.storage.database_url)).of_sender(sender)
 
 
 def new_sender(tag: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.language import choose_language
+from bot.nlu.language import choose_language
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import (
     FakeTelegramThread,

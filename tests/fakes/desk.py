@@ -7,14 +7,14 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.desk import DeskError
-from bot.handoff import Handoff
-from bot.store import Conversation
+from bot.desk.handoff import Handoff
+from bot.desk.service import DeskError
+from bot.storage.store import Conversation
 
 
 @dataclass
 class RecordingDesk:
-    """Implements bot.desk.AgentDesk; `down` makes every call fail like an unreachable Slack."""
+    """Implements bot.desk.service.AgentDesk; `down` makes every call fail as Slack down would."""
 
     down: bool = False
     cards: dict[str, tuple[Handoff, int | None]] = field(default_factory=dict)

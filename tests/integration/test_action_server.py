@@ -18,9 +18,9 @@ import pytest
 import rasa_sdk
 import yaml
 
-from bot.action_server import SECRET_ENV, SECRET_HEADER, action_endpoint_headers
+from bot.authoring.training import child_env
+from bot.serving.action_server import SECRET_ENV, SECRET_HEADER, action_endpoint_headers
 from bot.settings import PROJECT_ROOT
-from bot.training import child_env
 from tests.e2e.conftest import free_port
 from tests.listening import can_connect, listening_addresses, non_loopback_ipv4
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.events import FirstAnswer, FirstAnswers, consume
-from bot.store import Store, TurnRecord
+from bot.serving.events import FirstAnswer, FirstAnswers, consume
+from bot.storage.store import Store, TurnRecord
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.demo_backend import mask_email
 from bot.errors import BackendError, BackendUnavailable, Conflict, NotFound
-from bot.orders import OrdersClient, normalize_order_number
+from bot.shop.demo_backend import mask_email
+from bot.shop.orders import OrdersClient, normalize_order_number
 
 
 @pytest.fixture

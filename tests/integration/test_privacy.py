@@ -1,4 +1,4 @@
-"""`kopru forget` and `kopru export` (bot/privacy.py) on SQLite and PostgreSQL, with the
+"""`kopru forget` and `kopru export` (bot/privacy/rights.py) on SQLite and PostgreSQL, with the
 stores filled through the real code paths: Köprü's store and repositories, and Rasa's own
 SQLTrackerStore saving a tracker.
 
@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.handoff import HandoffRepository
-from bot.privacy import (
+from bot.desk.handoff import HandoffRepository
+from bot.insights.survey import SurveyRepository
+from bot.privacy.rights import (
     SENDER_COLUMN,
     Database,
     databases,
@@ -35,8 +36,7 @@ from bot.privacy import (
     out_of_reach,
 )
 from bot.settings import PROJECT_ROOT
-from bot.store import Store, TurnRecord
-from bot.survey import SurveyRepository
+from bot.storage.store import Store, TurnRecord
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # How the machine's services are (re)started: /work/.library/env/machines/python-svc.md
@@ -338,7 +338,7 @@ def test_missing_sqlite_files_mean_nothing_stored(tmp_path: Path) -> None:
 
 
 def test_out_of_reach_lists_the_slack_cards_and_the_rest() -> None:
-    from bot.privacy import SlackCard
+    from bot.privacy.rights import SlackCard
 
     lines = out_of_reach([SlackCard("E-7F3A2C", "C0AGENTS", "1700000000.000100")])
     text = "\n".join(lines)

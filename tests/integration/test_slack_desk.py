@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from aiohttp import ClientError
 
-from bot.desk import DeskError
+from bot.desk.handoff import Handoff, State
+from bot.desk.service import DeskError
 from bot.errors import ConfigError
-from bot.handoff import Handoff, State
 from channels import slack_card
 from channels.slack_card import ActionId
 from channels.slack_desk import (

@@ -21,7 +21,7 @@ from telegram import Bot
 
 from bot.errors import TrackerStoreUnavailable
 from bot.phrases import action_failed_apology, message_too_long
-from bot.store import Store
+from bot.storage.store import Store
 from channels.inbound import BadRequest
 from channels.processing import ActionFailureWatch
 from channels.telegram import (

@@ -160,8 +160,8 @@ def test_cpu_time_is_read_from_proc_stat() -> None:
     ("argv", "name"),
     [
         (["/w/.venv/bin/python", "-m", "bot.cli", "actions", "--port", "5055"], "bot.cli actions"),
-        (["/w/.venv/bin/python", "-m", "bot.rasa_server", "run", "--model", "m"],
-         "bot.rasa_server"),
+        (["/w/.venv/bin/python", "-m", "bot.serving.rasa_server", "run", "--model", "m"],
+         "bot.serving.rasa_server"),
         (["/w/.venv/bin/python", "-m", "rasa", "run", "--enable-api"], "rasa run"),
         (["nginx: worker process", ""], "nginx: worker process"),
         ([], "?"),

@@ -30,10 +30,10 @@ import pytest
 import tomli
 import yaml
 
-from bot.action_server import SECRET_ENV, SECRET_HEADER, is_loopback
+from bot.authoring.training import _training_files
 from bot.cli import build_parser
+from bot.serving.action_server import SECRET_ENV, SECRET_HEADER, is_loopback
 from bot.settings import PROJECT_ROOT
-from bot.training import _training_files
 
 ROOT = PROJECT_ROOT
 DEPLOY = ROOT / "deploy"
@@ -547,8 +547,8 @@ def test_the_rasa_server_always_runs_its_api_behind_a_token_from_the_secret() ->
     # The chart's default arguments would take the token from values and a JWT secret
     # that defaults to the text "UNSET": Köprü's arguments replace them.
     assert values.get("args"), "the chart's default arguments must be replaced"
-    assert argv[:3] == ["python", "-m", "bot.rasa_server"]
-    assert importlib.util.find_spec("bot.rasa_server") is not None
+    assert argv[:3] == ["python", "-m", "bot.serving.rasa_server"]
+    assert importlib.util.find_spec("bot.serving.rasa_server") is not None
     env = _env(values)
     referenced = set(K8S_REFERENCE.findall(" ".join(argv)))
     for name in referenced:
@@ -569,18 +569,18 @@ def test_the_rasa_server_always_runs_its_api_behind_a_token_from_the_secret() ->
 
 def test_the_dockerfile_runs_no_rasa_server_without_a_token() -> None:
     for argv in _dockerfile_commands():
-        if "rasa" in argv[:3] or "bot.rasa_server" in argv[:3]:
+        if "rasa" in argv[:3] or "bot.serving.rasa_server" in argv[:3]:
             joined = " ".join(argv)
             assert "--enable-api" in joined
             assert "--auth-token" in joined or "--jwt-secret" in joined
-    # `kopru run` (the default command) starts Rasa through bot.rasa_server with the API on
+    # `kopru run` (the default command) starts Rasa through bot.serving.rasa_server with the API on
     # and the token, generated when none is set, in its environment.
-    from bot.rasa_server import TOKEN_ENV, with_token
-    from bot.runner import rasa_argv, rasa_env
+    from bot.serving.rasa_server import TOKEN_ENV, with_token
+    from bot.serving.runner import rasa_argv, rasa_env
 
     argv = rasa_argv("python", model=Path("m"), host="0.0.0.0", port=5005,
                      endpoints=Path("e"), credentials=Path("c"))  # fmt: skip
-    assert argv[2] == "bot.rasa_server" and "--enable-api" in argv
+    assert argv[2] == "bot.serving.rasa_server" and "--enable-api" in argv
     token = rasa_env({}, "t0ken")[TOKEN_ENV]
     assert "--auth-token=t0ken" in with_token(argv[3:], token)
 
@@ -875,7 +875,8 @@ def test_the_build_context_keeps_everything_the_image_needs() -> None:
     needed = {"pyproject.toml", "requirements.lock", "kopru.yml", "endpoints.yml",
               "credentials.yml", project["project"]["readme"],
               "deploy/docker/healthcheck.py"}  # fmt: skip
-    needed |= {package.split(".")[0] for package in project["tool"]["setuptools"]["packages"]}
+    found = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    needed |= {pattern.rstrip("*") for pattern in found}
     needed |= {str(path.relative_to(ROOT)) for path in _training_files(ROOT)}
     missing = sorted(path for path in needed if not included(path))
     assert missing == []

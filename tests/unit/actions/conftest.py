@@ -15,12 +15,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.services import Services, use_services
-from bot.business import load_business_config
-from bot.desk import HandoffService
-from bot.hours import parse_agent_desk
-from bot.orders import OrdersClient
+from bot.desk.hours import parse_agent_desk
+from bot.desk.service import HandoffService
 from bot.settings import PROJECT_ROOT, Settings
-from bot.store import Store
+from bot.shop.business import load_business_config
+from bot.shop.orders import OrdersClient
+from bot.storage.store import Store
 from tests.fakes.desk import RecordingDesk
 
 DOMAIN: dict[str, Any] = {

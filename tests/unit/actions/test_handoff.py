@@ -15,7 +15,7 @@ from actions.handoff import (
 )
 from actions.services import Services
 from actions.turn import ActionObserveTurn
-from bot.store import Outcome
+from bot.storage.store import Outcome
 from tests.unit.actions.conftest import DOMAIN, make_tracker, responses
 
 

@@ -16,7 +16,7 @@ from actions.orders import (
     ValidateOrderStatusForm,
 )
 from actions.services import Services
-from bot.orders import ORDER_STATUSES
+from bot.shop.orders import ORDER_STATUSES
 from tests.conftest import TODAY
 from tests.unit.actions.conftest import (
     DOMAIN,

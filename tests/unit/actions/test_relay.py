@@ -18,10 +18,10 @@ from actions.handoff import (
 )
 from actions.services import Services
 from actions.turn import ActionObserveTurn
-from bot.desk import HandoffService
-from bot.escalation import EscalationRequest, Reason
-from bot.handoff import Handoff, State
-from bot.hours import parse_agent_desk
+from bot.desk.escalation import EscalationRequest, Reason
+from bot.desk.handoff import Handoff, State
+from bot.desk.hours import parse_agent_desk
+from bot.desk.service import HandoffService
 from tests.fakes.desk import RecordingDesk
 from tests.unit.actions.conftest import (
     ALWAYS_OPEN,

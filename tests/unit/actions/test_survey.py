@@ -17,10 +17,10 @@ from actions.handoff import ActionHandoffNotice, ActionResolvedByBot
 from actions.services import Services, use_services
 from actions.survey import ActionGoodbye, ActionSurveyAnswer, abandon_if_moved_on, resolver_of
 from actions.turn import ActionObserveTurn
-from bot.escalation import EscalationRequest, Reason
-from bot.handoff import Handoff, State
-from bot.store import Outcome, Store, TurnRecord
-from bot.survey import SurveyConfig, SurveyRecord, SurveyRepository
+from bot.desk.escalation import EscalationRequest, Reason
+from bot.desk.handoff import Handoff, State
+from bot.insights.survey import SurveyConfig, SurveyRecord, SurveyRepository
+from bot.storage.store import Outcome, Store, TurnRecord
 from tests.unit.actions.conftest import DOMAIN, assert_renders, make_tracker, responses
 
 SENDER = "customer-1"  # make_tracker's sender

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.action_server import (
+from bot.errors import ConfigError
+from bot.serving.action_server import (
     DEFAULT_HOST,
     HOST_ENV,
     SECRET_ENV,
@@ -15,7 +16,6 @@ from bot.action_server import (
     is_loopback,
     secret_ok,
 )
-from bot.errors import ConfigError
 
 SECRET = "s" * 24
 

@@ -1,4 +1,4 @@
-"""bot.answers: the responses of domain.yml, their checks and changes, on a copy of the project."""
+"""bot.authoring.answers: the responses of domain.yml, checks and changes (on a project copy)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.answers import MAX_ANSWER_CHARS, Answers, Button, placeholders
+from bot.authoring.answers import MAX_ANSWER_CHARS, Answers, Button, placeholders
+from bot.authoring.training_data import DataError, Problem, TrainingData
 from bot.settings import PROJECT_ROOT
-from bot.training_data import DataError, Problem, TrainingData
 
 DOMAIN = Path("domain.yml")
 RULES = Path("data/rules.yml")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.business import load_business_config, parse_business_config
 from bot.errors import ConfigError
 from bot.settings import PROJECT_ROOT
+from bot.shop.business import load_business_config, parse_business_config
 
 
 def valid() -> dict[str, Any]:

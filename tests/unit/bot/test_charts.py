@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from bot.charts import HEIGHT, WIDTH, bar_chart, charts_for, is_png, line_chart, write_charts
+from bot.insights.charts import (
+    HEIGHT,
+    WIDTH,
+    bar_chart,
+    charts_for,
+    is_png,
+    line_chart,
+    write_charts,
+)
 
 CHART_NAMES = {
     "nps_per_week",
@@ -284,7 +292,7 @@ def test_write_charts_writes_six_png_files(tmp_path: Path) -> None:
 
 
 def test_importing_charts_does_not_import_matplotlib() -> None:
-    code = "import sys, bot.charts; print('matplotlib' in sys.modules)"
+    code = "import sys, bot.insights.charts; print('matplotlib' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.authoring.training import data_fingerprint, model_path
 from bot.cli import build_parser
-from bot.runner import effective_endpoints
+from bot.serving.runner import effective_endpoints
 from bot.settings import PROJECT_ROOT
-from bot.training import data_fingerprint, model_path
 
 
 @pytest.mark.parametrize("command", ["run", "train", "shell", "actions", "demo-backend"])
@@ -70,7 +70,7 @@ def test_effective_endpoints_point_at_our_action_server(tmp_path: Path) -> None:
 def test_run_refuses_a_half_configured_slack_desk_before_starting_anything(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.runner import RunConfig, run
+    from bot.serving.runner import RunConfig, run
 
     config = RunConfig(root=PROJECT_ROOT, model=tmp_path / "missing.tar.gz", port=1)
     code = run(config, {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
@@ -83,7 +83,7 @@ def test_run_refuses_a_half_configured_slack_desk_before_starting_anything(
 def test_the_action_server_keeps_connections_open_through_a_model_switch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bot.runner import Supervisor
+    from bot.serving.runner import Supervisor
 
     started: list[dict[str, str]] = []
     monkeypatch.setattr(

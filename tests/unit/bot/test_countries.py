@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.countries import country_name, find_country
+from bot.shop.countries import country_name, find_country
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli import main
-from bot.demo_data import AGENTS, DESK, DemoSummary, generate, remove_demo_rows
+from bot.desk.hours import is_open
 from bot.errors import KopruError
-from bot.handoff import handoffs
-from bot.hours import is_open
-from bot.store import Outcome, Store, TurnRecord, conversations
-from bot.survey import SurveyRepository, surveys
+from bot.insights.demo_data import AGENTS, DESK, DemoSummary, generate, remove_demo_rows
+from bot.insights.survey import SurveyRepository
+from bot.storage.store import Outcome, Store, TurnRecord
+from bot.storage.tables import conversations, handoffs, surveys
 
 END = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc).timestamp()
 AGENT_IDS = {agent_id for agent_id, _, _ in AGENTS}

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.desk import DeskError, HandoffService
-from bot.escalation import EscalationRequest, Reason
-from bot.handoff import Handoff, IllegalTransition, State
-from bot.hours import add_business_time, parse_agent_desk
-from bot.store import Outcome, Store, TurnRecord
+from bot.desk.escalation import EscalationRequest, Reason
+from bot.desk.handoff import Handoff, IllegalTransition, State
+from bot.desk.hours import add_business_time, parse_agent_desk
+from bot.desk.service import DeskError, HandoffService
+from bot.storage.store import Outcome, Store, TurnRecord
 from tests.fakes.desk import RecordingDesk
 
 UTC = dt.timezone.utc

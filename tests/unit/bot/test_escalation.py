@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.escalation import EscalationRequest, Reason, should_escalate
-from bot.transcript import IntentSeen, Line
+from bot.desk.escalation import EscalationRequest, Reason, should_escalate
+from bot.desk.transcript import IntentSeen, Line
 
 
 @pytest.mark.parametrize(

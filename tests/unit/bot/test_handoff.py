@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.handoff import Handoff, HandoffRepository, IllegalTransition, State, check_transition
-from bot.store import Store
+from bot.desk.handoff import Handoff, HandoffRepository, IllegalTransition, State, check_transition
+from bot.storage.store import Store
 
 ALLOWED = {
     (State.QUEUED, State.CLAIMED),

@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.business import BusinessConfig, load_business_config, parse_business_config
-from bot.errors import ConfigError
-from bot.hours import (
+from bot.desk.hours import (
     AgentDeskConfig,
     add_business_time,
     is_open,
     next_opening,
     parse_agent_desk,
 )
+from bot.errors import ConfigError
 from bot.settings import PROJECT_ROOT
+from bot.shop.business import BusinessConfig, load_business_config, parse_business_config
 
 IST = "Europe/Istanbul"  # UTC+3 all year
 WAW = "Europe/Warsaw"  # CET/CEST; 2026-03-29 and 2026-10-25 are the DST changes

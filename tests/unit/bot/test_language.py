@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.language import (
+from bot.nlu.language import (
     CANDIDATES,
     DEFAULT_LANGUAGE,
     SUPPORTED,
@@ -408,7 +408,7 @@ def test_default_detector_is_shared() -> None:
 
 
 def test_import_builds_nothing() -> None:
-    code = "import bot.language as m; print(m.default_detector.cache_info().currsize)"
+    code = "import bot.nlu.language as m; print(m.default_detector.cache_info().currsize)"
     result = subprocess.run(  # the real question is a fresh interpreter's state
         [sys.executable, "-c", code],
         cwd=Path(__file__).parents[3],

@@ -1,4 +1,4 @@
-"""bot.logsafety: once installed, what a real logger writes has personal data masked and
+"""bot.privacy.logsafety: once installed, what a real logger writes has personal data masked and
 secrets redacted, in the message and in the traceback of logger.exception."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import logsafety
-from bot.logsafety import REDACTED, install, redact, secrets_from_env
+from bot.privacy import logsafety
+from bot.privacy.logsafety import REDACTED, install, redact, secrets_from_env
 
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"

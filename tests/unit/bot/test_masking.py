@@ -1,4 +1,4 @@
-"""bot.masking: e-mails, phone numbers (as customers in en, tr, pl type them), card numbers
+"""bot.privacy.masking: e-mails, phone numbers (as customers in en, tr, pl type them), card numbers
 and IBANs masked to a hint, order numbers and the like left alone; the `privacy` section
 of kopru.yml."""
 
@@ -13,10 +13,8 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.business import load_business_config
-from bot.demo_backend import SAMPLE_ORDERS, sample_orders
 from bot.errors import ConfigError
-from bot.masking import (
+from bot.privacy.masking import (
     ALL_KINDS,
     Kind,
     PrivacyConfig,
@@ -26,6 +24,8 @@ from bot.masking import (
     parse_privacy_config,
 )
 from bot.settings import PROJECT_ROOT
+from bot.shop.business import load_business_config
+from bot.shop.demo_backend import SAMPLE_ORDERS, sample_orders
 
 TRACKING_NUMBERS = [
     o["tracking_number"]

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.analytics import FCR_WINDOW, Dataset, Period
-from bot.handoff import Handoff, State
-from bot.metrics import (
+from bot.desk.handoff import Handoff, State
+from bot.insights.analytics import FCR_WINDOW, Dataset, Period
+from bot.insights.metrics import (
     Figures,
     csat,
     nps,
@@ -23,8 +23,8 @@ from bot.metrics import (
     topic_of_intents,
     week_of,
 )
-from bot.store import Conversation, Outcome
-from bot.survey import SurveyRecord
+from bot.insights.survey import SurveyRecord
+from bot.storage.store import Conversation, Outcome
 
 UTC = dt.timezone.utc
 
@@ -333,7 +333,7 @@ def sample_rows() -> tuple[list[Conversation], list[Handoff], list[SurveyRecord]
 
 
 def sample_dataset() -> Dataset:
-    """What `bot.analytics.load` returns for PERIOD over `sample_rows()`."""
+    """What `bot.insights.analytics.load` returns for PERIOD over `sample_rows()`."""
     convs, handoffs, surveys = sample_rows()
     inside = [c for c in convs if PERIOD.start <= c.started_at < PERIOD.end]
     senders = {c.sender_id for c in inside}

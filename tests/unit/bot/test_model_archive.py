@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.model_archive import (
+from bot.authoring.model_archive import (
     MAX_UPLOAD_ENV,
     MINIMUM_RASA_VERSION,
     ArchiveRejected,
@@ -30,7 +29,8 @@ from bot.model_archive import (
     inspect_archive,
     stored_name,
 )
-from bot.models import ModelRegistry, check_name
+from bot.authoring.models import ModelRegistry, check_name
+from bot.errors import ConfigError
 
 MB = 1_000_000
 NOW = dt.datetime(2026, 11, 23, 16, 41, 0, tzinfo=dt.timezone.utc)

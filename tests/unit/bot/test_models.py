@@ -10,8 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.errors import KopruError
-from bot.models import (
+from bot.authoring.models import (
     InvalidModelName,
     ModelNotFound,
     ModelRegistry,
@@ -19,6 +18,7 @@ from bot.models import (
     RasaServerError,
     active,
 )
+from bot.errors import KopruError
 
 HASHED = "kopru-0123456789abcdef.tar.gz"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.policy import LISTEN, RELAY_ACTION, next_action
+from bot.dialogue.policy import LISTEN, RELAY_ACTION, next_action
 
 
 @pytest.mark.parametrize(

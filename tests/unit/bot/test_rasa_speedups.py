@@ -1,4 +1,4 @@
-"""bot.rasa_speedups changes how fast Rasa does things, not what it does."""
+"""bot.serving.rasa_speedups changes how fast Rasa does things, not what it does."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_speedups
+from bot.serving import rasa_speedups
 
 VALID = {
     "events": [{"event": "slot", "timestamp": None, "name": "language", "value": "tr"}],

@@ -1,4 +1,4 @@
-"""`kopru report` and bot.report against a temporary SQLite store with known rows."""
+"""`kopru report` and bot.insights.report against a temporary SQLite store with known rows."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli import build_parser, main
-from bot.handoff import handoffs
-from bot.metrics import summarize
-from bot.report import format_text, report_from_store, to_json
-from bot.store import Store, conversations, metadata
-from bot.survey import surveys
+from bot.insights.metrics import summarize
+from bot.insights.report import format_text, report_from_store, to_json
+from bot.storage.store import Store
+from bot.storage.tables import conversations, handoffs, metadata, surveys
 from tests.unit.bot.test_metrics import EXPECTED_OVERALL, PERIOD, sample_dataset, sample_rows
 
 FROM_TO = ["--from", "2026-11-02", "--to", "2026-11-15"]
@@ -242,14 +241,14 @@ def test_report_is_a_command() -> None:
 
 
 try:
-    from bot.charts import write_charts  # noqa: F401
+    from bot.insights.charts import write_charts  # noqa: F401
 
     charts_missing = False
-except ImportError:  # another change brings bot.charts
+except ImportError:  # another change brings bot.insights.charts
     charts_missing = True
 
 
-@pytest.mark.skipif(charts_missing, reason="bot.charts is not there yet")
+@pytest.mark.skipif(charts_missing, reason="bot.insights.charts is not there yet")
 def test_charts_are_written(
     database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -265,7 +264,7 @@ def test_charts_are_written(
         assert Path(path).read_bytes().startswith(b"\x89PNG")
 
 
-@pytest.mark.skipif(charts_missing, reason="bot.charts is not there yet")
+@pytest.mark.skipif(charts_missing, reason="bot.insights.charts is not there yet")
 def test_charts_with_json_keep_stdout_json(
     database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

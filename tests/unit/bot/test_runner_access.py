@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import runner
-from bot.action_server import SECRET_ENV, SECRET_HEADER
 from bot.errors import ConfigError
-from bot.rasa_server import TOKEN_ENV, with_token
-from bot.runner import RunConfig, StartupFailed, Supervisor, rasa_argv, rasa_env
+from bot.serving import runner
+from bot.serving.action_server import SECRET_ENV, SECRET_HEADER
+from bot.serving.rasa_server import TOKEN_ENV, with_token
+from bot.serving.runner import RunConfig, StartupFailed, Supervisor, rasa_argv, rasa_env
 
 MODEL = Path("/models/kopru-0000000000000000.tar.gz")
 
@@ -28,7 +28,7 @@ def _auth_tokens(argv: list[str]) -> list[str]:
 def test_rasa_gets_the_token_from_its_environment_not_its_command_line() -> None:
     argv = rasa_argv("python", model=MODEL, host="127.0.0.1", port=5005,
                      endpoints=Path("e.yml"), credentials=Path("c.yml"))  # fmt: skip
-    assert argv[:4] == ["python", "-m", "bot.rasa_server", "run"]
+    assert argv[:4] == ["python", "-m", "bot.serving.rasa_server", "run"]
     assert "--enable-api" in argv and _auth_tokens(argv) == []  # `ps` shows no token
     assert rasa_env({"PATH": "/bin"}, "-starts-with-a-dash")[TOKEN_ENV] == "-starts-with-a-dash"
     with pytest.raises(ConfigError, match="needs a token"):

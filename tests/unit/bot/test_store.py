@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Outcome, Store, TurnRecord
+from bot.storage.store import Outcome, Store, TurnRecord
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_store_errors_are_kopru_errors(tmp_path: Path) -> None:
 
 
 def test_a_delivery_is_processed_once(store: Store) -> None:
-    from bot.store import Claim
+    from bot.storage.store import Claim
 
     assert store.claim_delivery("telegram:1:100", now=10.0) == Claim.NEW
     assert store.claim_delivery("telegram:1:100", now=11.0) == Claim.BUSY
@@ -88,7 +88,7 @@ def test_a_delivery_is_processed_once(store: Store) -> None:
 
 
 def test_a_failed_delivery_can_be_retried(store: Store) -> None:
-    from bot.store import Claim
+    from bot.storage.store import Claim
 
     assert store.claim_delivery("k", now=10.0) == Claim.NEW
     store.release_delivery("k")
@@ -97,7 +97,7 @@ def test_a_failed_delivery_can_be_retried(store: Store) -> None:
 
 def test_a_stale_claim_is_taken_over(store: Store) -> None:
     # The process that claimed it died: after `stale_after` seconds another may process it.
-    from bot.store import Claim
+    from bot.storage.store import Claim
 
     assert store.claim_delivery("k", now=10.0, stale_after=60) == Claim.NEW
     assert store.claim_delivery("k", now=69.0, stale_after=60) == Claim.BUSY

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import store as store_module
 from bot.errors import StoreError
-from bot.store import Claim, Store
+from bot.storage import store as store_module
+from bot.storage.store import Claim, Store
 
 
 @pytest.fixture

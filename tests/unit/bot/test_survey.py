@@ -7,11 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.business import load_business_config
 from bot.errors import ConfigError
-from bot.settings import PROJECT_ROOT
-from bot.store import Store
-from bot.survey import (
+from bot.insights.survey import (
     DAY,
     Interpretation,
     Kind,
@@ -22,6 +19,9 @@ from bot.survey import (
     parse_score,
     parse_survey_config,
 )
+from bot.settings import PROJECT_ROOT
+from bot.shop.business import load_business_config
+from bot.storage.store import Store
 
 # --- parse_score -----------------------------------------------------------------------------
 

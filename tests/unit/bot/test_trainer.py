@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.trainer
-from bot.settings import PROJECT_ROOT
-from bot.trainer import (
+import bot.authoring.trainer
+from bot.authoring.trainer import (
     COMPONENT_SECONDS,
     MODEL_MARKER,
     LogFollower,
@@ -24,7 +23,8 @@ from bot.trainer import (
     TrainingProgress,
     training_plan,
 )
-from bot.training import model_path
+from bot.authoring.training import model_path
+from bot.settings import PROJECT_ROOT
 
 # The components `training_plan` reads from the shipped config.yml, in its order
 # (WhitespaceTokenizer and FallbackClassifier are run, not trained).
@@ -461,14 +461,16 @@ async def test_data_with_a_model_is_up_to_date(project: Path, tmp_path: Path, mo
 def _fake_child(
     monkeypatch: pytest.MonkeyPatch, output: str, exit_code: int, writes: Path | None = None
 ) -> None:
-    """Replace `python -m bot.trainer` by a process printing `output` (and writing the
+    """Replace `python -m bot.authoring.trainer` by a process printing `output` (and writing the
     file `writes`, as `rasa train` killed while saving would)."""
     write = f"open({str(writes)!r}, 'wb').write(b'half a model'); " if writes else ""
     script = (
         f"import sys; {write}sys.stdout.write({output!r}); sys.stdout.flush(); "
         f"sys.exit({exit_code})"
     )
-    monkeypatch.setattr(bot.trainer, "_child_argv", lambda *_args: [sys.executable, "-c", script])
+    monkeypatch.setattr(
+        bot.authoring.trainer, "_child_argv", lambda *_args: [sys.executable, "-c", script]
+    )
 
 
 async def test_a_successful_training_calls_on_success(

@@ -1,4 +1,4 @@
-"""bot.training_data: queries, checks and changes of the NLU data, on a copy of the project."""
+"""bot.authoring.training_data: queries, checks, changes of the NLU data (project copy)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import KopruError
-from bot.settings import PROJECT_ROOT
-from bot.training import data_fingerprint
-from bot.training_data import (
+from bot.authoring.training import data_fingerprint
+from bot.authoring.training_data import (
     LOCK_FILE,
     DataError,
     Problem,
@@ -25,6 +23,8 @@ from bot.training_data import (
     normalise_example,
     plain_text,
 )
+from bot.errors import KopruError
+from bot.settings import PROJECT_ROOT
 
 EN, TR, PL = (Path("data/nlu") / f"{lang}.yml" for lang in ("en", "tr", "pl"))
 DOMAIN = Path("domain.yml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.transcript import (
+from bot.desk.transcript import (
     IntentSeen,
     Line,
     intents_seen,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.troubleshooting import Step, next_step
+from bot.shop.troubleshooting import Step, next_step
 
 STEPS = ("utter_a", "utter_b", "utter_c")
 

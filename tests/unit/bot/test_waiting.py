@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.waiting import MIN_EXPECTED_WAIT, expected_wait, wait_minutes
+from bot.desk.waiting import MIN_EXPECTED_WAIT, expected_wait, wait_minutes
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from bot.web.auth import (
     require_role,
 )
 from bot.web.responses import text
-from bot.webapp import WebSettings, create_app
+from bot.web.server import WebSettings, create_app
 
 TOKEN = "the-admin-token-0123456789"
 SECRET = b"a" * 32

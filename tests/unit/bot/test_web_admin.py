@@ -31,16 +31,16 @@ import sqlalchemy as sa
 from aiohttp import web
 from sanic import Sanic
 
-import bot.trainer
-from bot.handoff import HandoffRepository
+import bot.authoring.trainer
+from bot.authoring.training import model_path
+from bot.desk.handoff import HandoffRepository
+from bot.insights.survey import SurveyRepository
 from bot.settings import PROJECT_ROOT
-from bot.store import Store
-from bot.survey import SurveyRepository
-from bot.training import model_path
+from bot.storage.store import Store
+from bot.storage.trackers import events
 from bot.web.accounts import MIN_ITERATIONS, Account, hash_password, save_accounts
 from bot.web.admin_context import AdminContext
-from bot.web.tracker import events
-from bot.webapp import WebSettings, create_app
+from bot.web.server import WebSettings, create_app
 
 TOKEN = "the-admin-token-0123456789"
 RASA_TOKEN = "the-rasa-api-token-42"
@@ -505,7 +505,7 @@ async def test_editing_a_polish_answer_changes_one_line(site: Served, project: P
 FAKE_RASA_TRAIN = r"""
 import sys, time
 from pathlib import Path
-from bot.training import model_path
+from bot.authoring.training import model_path
 
 snapshot, models_dir, mode, go = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 HOOKS = "2026-11-23 10:00:02 INFO     rasa.engine.training.hooks  - "
@@ -532,8 +532,8 @@ print(f"Your Rasa model is trained and saved at '{path}'.", flush=True)
 
 @pytest.fixture
 def fake_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """`python -m bot.trainer` replaced with the script above; set `mode` to ok, wait or fail
-    (wait: until the file `go` exists)."""
+    """`python -m bot.authoring.trainer` replaced with the script above; set `mode` to ok, wait
+    or fail (wait: until the file `go` exists)."""
     script = tmp_path / "fake_rasa_train.py"
     script.write_text(FAKE_RASA_TRAIN, encoding="utf-8")
     control: dict[str, Any] = {"mode": "ok", "go": tmp_path / "go"}
@@ -544,7 +544,7 @@ def fake_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
             control["mode"], str(control["go"]),
         ]  # fmt: skip
 
-    monkeypatch.setattr(bot.trainer, "_child_argv", argv)
+    monkeypatch.setattr(bot.authoring.trainer, "_child_argv", argv)
     yield control
 
 
@@ -827,7 +827,7 @@ def test_settings_for_the_admin_pages_from_the_environment(tmp_path: Path) -> No
 
 
 def test_the_tracker_url_comes_from_endpoints_yml(tmp_path: Path) -> None:
-    from bot.web.tracker import tracker_db_url
+    from bot.storage.trackers import tracker_db_url
 
     assert tracker_db_url(PROJECT_ROOT) == f"sqlite:///{PROJECT_ROOT / 'var/rasa_tracker.db'}"
     assert tracker_db_url(tmp_path) == f"sqlite:///{tmp_path / 'var/rasa_tracker.db'}"

@@ -24,16 +24,17 @@ import pytest
 from sanic import Sanic
 
 import bot.web.data
-from bot.charts import is_png
 from bot.cli import build_parser
-from bot.handoff import Handoff, State, handoffs
-from bot.store import Conversation, Outcome, Store, conversations
-from bot.survey import SurveyRecord, surveys
+from bot.desk.handoff import Handoff, State
+from bot.insights.charts import is_png
+from bot.insights.survey import SurveyRecord
+from bot.storage.store import Conversation, Outcome, Store
+from bot.storage.tables import conversations, handoffs, surveys
 from bot.web.app import SECURITY_HEADERS, STATIC_DIR
 from bot.web.auth import LOGIN_COOKIE, SESSION_COOKIE
 from bot.web.dashboard_view import CHARTS
+from bot.web.server import WebSettings, create_app
 from bot.web.session import SessionSigner
-from bot.webapp import WebSettings, create_app
 
 UTC = dt.timezone.utc
 TOKEN = "right-token-0123456789"

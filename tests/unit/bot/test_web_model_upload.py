@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.model_archive import MAX_UPLOAD_ENV
+from bot.authoring.model_archive import MAX_UPLOAD_ENV
 from bot.settings import PROJECT_ROOT
 from tests.unit.bot.test_model_archive import entry, model_entries, write_tar
 from tests.unit.bot.test_web_admin import (  # noqa: F401 - fixtures
@@ -402,8 +402,8 @@ async def test_a_chunked_upload_over_the_limit_gets_413(
 
 
 def test_the_temp_file_is_hidden_from_the_model_list(tmp_path: Path) -> None:
-    from bot.model_archive import Upload
-    from bot.models import ModelRegistry
+    from bot.authoring.model_archive import Upload
+    from bot.authoring.models import ModelRegistry
 
     models = tmp_path / "models"
     with Upload(models) as pending:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.analytics import Period
 from bot.errors import ConfigError
-from bot.metrics import Report
-from bot.periods import CLI_NAMES, PeriodError, parse_day_range
+from bot.insights.analytics import Period
+from bot.insights.metrics import Report
+from bot.insights.periods import CLI_NAMES, PeriodError, parse_day_range
 from bot.web.auth import safe_next
 from bot.web.data import DataSources, ReportCache
 from bot.web.html import Html, esc, render, table
@@ -172,7 +172,7 @@ def test_period_in_another_zone() -> None:
 
 
 def _report(period: Period) -> Report:
-    from bot.metrics import Figures
+    from bot.insights.metrics import Figures
 
     return Report(period=period, overall=Figures())
 

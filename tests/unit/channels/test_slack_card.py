@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.handoff import Handoff, State
-from bot.store import Conversation, Outcome
+from bot.desk.handoff import Handoff, State
+from bot.storage.store import Conversation, Outcome
 from channels.slack_card import (
     ActionId,
     already_claimed,

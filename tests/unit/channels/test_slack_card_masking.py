@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.desk.handoff import Handoff, State
 from bot.errors import ConfigError
-from bot.handoff import Handoff, State
-from bot.masking import ALL_KINDS, Kind
+from bot.privacy.masking import ALL_KINDS, Kind
 from bot.settings import PROJECT_ROOT
 from channels.slack_card import card, thread_customer_message
 from channels.slack_desk import SlackConfig, SlackDesk
