@@ -96,10 +96,8 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
     from rasa_sdk import utils
 
-    from actions.services import get_services
     from bot.errors import ConfigError
-    from bot.nlu.language import default_detector
-    from bot.serving.action_server import ActionServerConfig, serve
+    from bot.serving.action_server import ActionServerConfig, serve, warm_up
 
     try:
         # Before anything slow: an action server reachable from elsewhere needs a secret.
@@ -113,8 +111,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Fail at start on a broken configuration or store, not at a customer's first message,
     # and load the language models now rather than while a customer waits.
-    get_services()
-    default_detector().warm_up()
+    warm_up()
     serve(config)
     return 0
 

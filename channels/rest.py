@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 from asyncio import CancelledError
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import rasa.utils.endpoints
@@ -115,6 +115,11 @@ class RestInput(RasaRestInput):  # type: ignore[misc]
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    @classmethod
+    def status_line(cls, env: Mapping[str, str], base_url: str) -> tuple[str, str]:
+        """`kopru run`'s line for the REST channel (bot.serving.channel_status)."""
+        return "REST channel", f"POST {base_url}/webhooks/rest/webhook"
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         """The request's ``metadata`` object, or None if the body is not acceptable."""

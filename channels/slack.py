@@ -27,7 +27,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -107,6 +107,16 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
     @classmethod
     def name(cls) -> str:
         return "slack"
+
+    @classmethod
+    def status_line(cls, env: Mapping[str, str], base_url: str) -> tuple[str, str]:
+        """`kopru run`'s line for the agent desk (bot.serving.channel_status)."""
+        config = SlackConfig.from_env(env)
+        if config is None:
+            return "Slack desk", "off (set SLACK_BOT_TOKEN; escalations become tickets)"
+        events = f"events at {base_url}/webhooks/slack/events"
+        where = "Socket Mode" if config.socket_mode else events
+        return "Slack desk", f"channel {config.agent_channel}, {where}"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:

@@ -356,6 +356,16 @@ class TelegramInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(TelegramConfig.from_env(os.environ))
 
+    @classmethod
+    def status_line(cls, env: Mapping[str, str], base_url: str) -> tuple[str, str]:
+        """`kopru run`'s line for Telegram (bot.serving.channel_status)."""
+        if not env.get("TELEGRAM_TOKEN"):
+            return "Telegram", "off (set TELEGRAM_TOKEN)"
+        if (env.get("TELEGRAM_MODE") or "webhook").lower() == "polling":
+            return "Telegram", "polling"
+        url = env.get("TELEGRAM_WEBHOOK_URL") or "(URL registered elsewhere)"
+        return "Telegram", f"webhook {url}"
+
     def __init__(self, config: TelegramConfig, store: Store | None = None) -> None:
         self.config = config
         self._store = store

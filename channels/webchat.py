@@ -32,7 +32,7 @@ import hashlib
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,11 @@ class WebChatInput(InputChannel):
     def name(cls) -> str:
         """Channel name, also the URL prefix (``/webhooks/webchat/``)."""
         return CHANNEL_NAME
+
+    @classmethod
+    def status_line(cls, env: Mapping[str, str], base_url: str) -> tuple[str, str]:
+        """`kopru run`'s line for the web chat page (bot.serving.channel_status)."""
+        return "Web chat", f"{base_url}/webhooks/{CHANNEL_NAME}/"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebChatInput:

@@ -155,6 +155,17 @@ def create_app(secret: str | None, package: str = ACTIONS_PACKAGE) -> Any:
     return app
 
 
+def warm_up(package: str = ACTIONS_PACKAGE) -> None:
+    """Call the actions package's own `warm_up()`, if it has one, before the first request:
+    a broken configuration or store fails at start, not at a customer's first message.
+    The package is named, not imported, here: bot/ sits below the actions that use it."""
+    import importlib
+
+    hook = getattr(importlib.import_module(package), "warm_up", None)
+    if callable(hook):
+        hook()
+
+
 def serve(config: ActionServerConfig, package: str = ACTIONS_PACKAGE) -> None:
     """Serve until stopped. Sanic reads SANIC_* variables (SANIC_KEEP_ALIVE_TIMEOUT, which
     `kopru run` sets) into the app's config; ACTION_SERVER_SANIC_WORKERS as in rasa-sdk."""

@@ -20,6 +20,7 @@ import httpx
 import yaml
 
 from bot.errors import ConfigError, KopruError
+from bot.serving.channel_status import channel_lines, format_lines
 
 __all__ = [
     "ACTION_SECRET_HEADER",
@@ -269,7 +270,12 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             overrides=overrides,
         )
         check_tracker_store(endpoints)
-        slack = _slack_status(env, shown_url=f"http://{config.host}:{config.port}")
+        shown = "localhost" if config.host in ("0.0.0.0", "::") else config.host  # noqa: S104
+        channels = channel_lines(
+            config.credentials or config.root / "credentials.yml",
+            env,
+            f"http://{shown}:{config.port}",
+        )
     except ConfigError as exc:
         endpoints.unlink(missing_ok=True)
         print(f"Köprü could not start: {exc}", file=sys.stderr)
@@ -327,7 +333,6 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         # The REST channel answers as soon as Sanic is up; wait for the model too.
         for port in replica_ports:
             _wait_model_loaded(port, token, config.startup_timeout)
-        shown = "localhost" if config.host in ("0.0.0.0", "::") else config.host  # noqa: S104
         secret = "KOPRU_ADMIN_TOKEN" if env.get("KOPRU_ADMIN_TOKEN") else "HTTP API token"
         dashboard = (
             f"http://{shown}:{config.web_port}/ (an account from `kopru admin-user`, or no "
@@ -349,10 +354,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
         )
         print(
             f"\nKöprü is ready ({mode}).\n"
-            f"  Web chat:       http://{shown}:{config.port}/webhooks/webchat/\n"
-            f"  REST channel:   POST http://{shown}:{config.port}/webhooks/rest/webhook\n"
-            f"  Telegram:       {_telegram_status(env)}\n"
-            f"  Slack desk:     {slack}\n"
+            f"{format_lines(channels)}"
             f"  Dashboard:      {dashboard}\n"
             f"  HTTP API token: {shown_token}\n"
             f"  Stop with Ctrl-C.\n",
@@ -445,25 +447,6 @@ def _wait_model_loaded(port: int, token: str, timeout: float) -> None:
             pass
         time.sleep(0.5)
     raise StartupFailed(f"the model was not loaded after {timeout:.0f} s")
-
-
-def _telegram_status(env: dict[str, str]) -> str:
-    if not env.get("TELEGRAM_TOKEN"):
-        return "off (set TELEGRAM_TOKEN)"
-    if (env.get("TELEGRAM_MODE") or "webhook").lower() == "polling":
-        return "polling"
-    return f"webhook {env.get('TELEGRAM_WEBHOOK_URL') or '(URL registered elsewhere)'}"
-
-
-def _slack_status(env: dict[str, str], shown_url: str) -> str:
-    # The composition root may know the channels; bot/ itself stays channel-free.
-    from channels.slack_desk import SlackConfig
-
-    config = SlackConfig.from_env(env)
-    if config is None:
-        return "off (set SLACK_BOT_TOKEN; escalations become tickets)"
-    where = "Socket Mode" if config.socket_mode else f"events at {shown_url}/webhooks/slack/events"
-    return f"channel {config.agent_channel}, {where}"
 
 
 def api_token_from_env() -> str | None:
