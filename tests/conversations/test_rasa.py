@@ -72,7 +72,7 @@ def _sent_by_a_channel(intent: str) -> bool:
 
 
 def _read_by_the_survey(intent: str) -> bool:
-    return f'"{intent}"' in (PROJECT_ROOT / "bot" / "survey.py").read_text()
+    return f'"{intent}"' in (PROJECT_ROOT / "bot" / "insights" / "survey.py").read_text()
 
 
 def _is_sent(response: str, sent: set[str]) -> bool:

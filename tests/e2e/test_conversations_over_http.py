@@ -109,7 +109,7 @@ def test_without_an_agent_desk_an_escalation_opens_a_ticket(bot: KopruProcess) -
     bot.say(sender, "where is my order 331907?")
     messages = bot.say(sender, "I want to talk to a real person")
     joined = "\n".join(texts(messages))
-    store = Store(bot.storage.database_url)
+    store = Store(bot.database_url)
     (escalation,) = HandoffRepository(store).of_sender(sender)
     assert escalation.state is State.TICKET
     assert escalation.ended_by == "no_agent_desk"
@@ -168,7 +168,7 @@ def test_the_dashboard_started_by_kopru_run_counts_the_conversations(bot: KopruP
         today = dt.datetime.now(dt.timezone.utc).date()
         page = client.get(f"/dashboard?from={today}&to={today}")
         assert page.status_code == 200, page.text[:500]
-    expected = report_from_store(Store(bot.storage.database_url), Period.of_dates(today, today))
+    expected = report_from_store(Store(bot.database_url), Period.of_dates(today, today))
     assert expected.overall.conversations > 0
     shown = re.search(r'id="tile-conversations">(\d+)<', page.text)
     assert shown is not None and int(shown.group(1)) == expected.overall.conversations

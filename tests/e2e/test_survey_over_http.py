@@ -64,7 +64,7 @@ def joined(messages: list[dict[str, Any]]) -> str:
 
 
 def surveys(bot: KopruProcess, sender: str) -> list[SurveyRecord]:
-    return SurveyRepository(Store(bot.storage.database_url)).of_sender(sender)
+    return SurveyRepository(Store(bot.database_url)).of_sender(sender)
 
 
 def new_sender(tag: str) -> str:

@@ -109,6 +109,7 @@ def test_a_configured_action_secret_is_used(
     tmp_path: Path, started: dict[str, tuple[list[str], dict[str, str]]]
 ) -> None:
     (tmp_path / "endpoints.yml").write_text("{}\n")
+    (tmp_path / "credentials.yml").write_text("rest:\n")
     config = RunConfig(root=tmp_path, model=MODEL, port=50_006, demo_backend=False, web_port=0,
                        token="t" * 24, extra_env={SECRET_ENV: "s" * 32})  # fmt: skip
     assert runner.run(config, {}) == 1
