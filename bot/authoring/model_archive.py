@@ -30,6 +30,7 @@ from typing import IO, Any
 from packaging.version import InvalidVersion, Version
 
 from bot.errors import ConfigError, KopruError
+from bot.storage.files import replace_file
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_MB",
@@ -468,9 +469,7 @@ class Upload:
         if self._file is None:
             raise ValueError("the upload is closed")
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._close()
+            self._close()  # replace_file syncs the bytes before the rename
             summary = inspect_archive(self.path, self.limits)
             sha256 = self._digest.hexdigest()
             existing = _same_model(self.models_dir, self.size, sha256)
@@ -478,26 +477,11 @@ class Upload:
                 self.discard()
                 return StoredModel(existing, self.size, sha256, summary, duplicate=True)
             target = self.models_dir / stored_name(sha256, now or dt.datetime.now(dt.timezone.utc))
-            os.chmod(self.path, 0o644)  # like a trained model (mkstemp makes it 0600)
-            os.replace(self.path, target)
+            # 0644 like a trained model (mkstemp makes it 0600)
+            replace_file(self.path, target, mode=0o644)
             self.done = True
-            _sync_directory(self.models_dir)
             return StoredModel(target, self.size, sha256, summary)
         except BaseException:
             if not self.done:
                 self.discard()
             raise
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename durable (where the platform allows opening a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 from bot.errors import KopruError
+from bot.storage.files import file_lock, replace_file
 
 __all__ = ["TrainingFailed", "child_env", "data_fingerprint", "ensure_model", "model_path"]
 
@@ -66,24 +65,13 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def _exclusive(lock_file: Path) -> Iterator[None]:
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_model(root: Path, models_dir: Path, *, force: bool = False, quiet: bool = False) -> Path:
     """Return the model for the current data, training it first if it does not exist.
 
     Concurrent callers (test workers, two terminals) wait for one training.
     """
     target = model_path(root, models_dir)
-    with _exclusive(models_dir / ".train.lock"):
+    with file_lock(models_dir / ".train.lock"):
         if target.exists() and not force:
             return target
         # Rasa writes the archive in place: train under a temporary name and rename it
@@ -117,5 +105,5 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False, quiet: bo
             partial.unlink(missing_ok=True)
             tail = (result.stdout or "")[-4000:] if quiet else ""
             raise TrainingFailed(f"rasa train failed (exit {result.returncode})\n{tail}")
-        os.replace(partial, target)
+        replace_file(partial, target)
         return target
