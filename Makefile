@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`.
-.PHONY: setup run run-scaled train shell test lint accuracy bench bench-quick reliability clean
+.PHONY: setup run run-scaled train shell test test-fast lint accuracy bench bench-quick bench-timings reliability clean
 
 setup:
 	@scripts/setup.sh
@@ -23,12 +23,18 @@ lint: setup
 	.venv/bin/ruff check bot channels actions tests scripts bench
 	.venv/bin/ruff format --check bot channels actions tests scripts bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 accuracy: setup
 	.venv/bin/python scripts/intent_accuracy.py
 
 test: setup
 	@scripts/test.sh
+
+# The inner loop (a few minutes): lint, types, layer contracts, unit and integration tests.
+# CI runs `make test` (everything, end to end included).
+test-fast: setup
+	@scripts/test.sh --fast
 
 # The benchmark harness of BENCHMARKS.md: NLU accuracy and speed on public data sets
 # (../shared/benchmarks) and serving speed, Köprü beside Rasa's defaults in the same run.
@@ -40,10 +46,15 @@ bench: setup
 bench-quick: setup
 	.venv/bin/python -m bench --quick
 
+# The wall-clock budgets kept out of the unit tests (masking, demo data, claims; seconds).
+bench-timings: setup
+	.venv/bin/python -m bench.timings
+
 # The load and fault harness of docs/RELIABILITY.md (about 40 minutes on 2 cores): the
 # scaled mode under 200 conversations with 1 and 2 replicas, a killed replica and a
 # PostgreSQL restart; then the short fault, bad-input and access tests.
 reliability: setup
+	scripts/services.sh
 	.venv/bin/python -m bench.load --kill-replica --restart-postgres --json var/reliability.json
 	.venv/bin/python -m pytest -p no:cacheprovider -q tests/e2e/test_scaled.py \
 		tests/e2e/test_bad_input.py tests/e2e/test_action_server_down.py tests/e2e/test_access.py

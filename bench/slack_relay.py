@@ -46,18 +46,17 @@ from bot.authoring.training import ensure_model
 from bot.desk.handoff import Handoff, State
 from bot.settings import PROJECT_ROOT
 from channels.slack_card import ActionId
-from tests.e2e.conftest import KopruProcess
-from tests.e2e.test_slack_handoff import (
-    AGENTS,
+from tests.e2e.conftest import AGENTS, KopruProcess
+from tests.e2e.slack_desk import (
     ALL_WEEK,
     SIGNING_SECRET,
     Customer,
-    _env,
     desk_config,
     escalate,
-    press,
     wait_handoff,
 )
+from tests.e2e.slack_desk import desk_env as _env
+from tests.e2e.test_slack_handoff import press
 from tests.fakes.slack_api import (
     FakeSlackThread,
     event_callback,

@@ -6,7 +6,6 @@ conversations over REST and Telegram, a handoff to Slack and a row of refused re
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.e2e.conftest import KopruProcess, add_agents
 from tests.fakes.slack_api import FakeSlackThread, signed_headers
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
 from tests.listening import can_connect, listening_addresses, non_loopback_ipv4
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -147,6 +147,9 @@ def test_the_action_server_of_kopru_run_wants_its_secret(kopru: KopruProcess) ->
 # --- secrets never reach the log -------------------------------------------------------------
 
 
+WRONG_TELEGRAM_SECRET = "Telegram webhook request with a wrong or missing secret"
+
+
 def _effective_action_secret(kopru: KopruProcess) -> str | None:
     """The action server's secret as the runner wrote it for Rasa (None: not there)."""
     path = PROJECT_ROOT / "var" / "run" / f"endpoints-{kopru.port}.yml"
@@ -197,8 +200,9 @@ def test_the_log_holds_no_secret(
         right = {"csrf": csrf.group(1), "username": "", "password": ADMIN_TOKEN}
         assert client.post("/login", data=right).status_code == 303
         assert client.get("/admin/training").status_code == 200  # the app asks Rasa: /status
-    time.sleep(1.0)  # let the children flush their logs
-
+    # The children log each record as it happens: once the refused Telegram request is in
+    # the log, so is what came before it.
+    wait_until(lambda: WRONG_TELEGRAM_SECRET in kopru.log_text(), 30, what=WRONG_TELEGRAM_SECRET)
     log = kopru.log_text()
     secrets = dict(SECRETS)
     action_secret = _effective_action_secret(kopru)

@@ -125,6 +125,7 @@ def telegram_replies(telegram: FakeTelegramThread) -> list[str]:
 
 
 def deliver(telegram: FakeTelegramThread, text: str, update_id: int) -> None:
+    """Köprü answers the webhook once it has processed the update and sent its replies."""
     update = text_update(update_id, TELEGRAM_CHAT, text, language_code="tr")
     assert telegram.deliver_webhook(update, timeout=60) == 200
 
@@ -147,9 +148,9 @@ def test_the_web_chat_customer_gets_the_apology_too(kopru: KopruProcess) -> None
 def test_the_telegram_customer_gets_the_apology_too(
     kopru: KopruProcess, telegram: FakeTelegramThread
 ) -> None:
+    # The webhook answers once the update is processed: what the bot said is sent by then.
     deliver(telegram, QUESTIONS["tr"], 70_001)
     telegram.wait_for_messages(1, timeout=30, chat_id=TELEGRAM_CHAT)
-    time.sleep(1)  # anything else the bot says comes with it, held until the turn is stored
     replies = telegram_replies(telegram)
     assert replies[-1] == action_failed_apology("tr")
 
@@ -186,7 +187,6 @@ def test_conversations_continue_once_the_action_server_is_back(
         before = len(telegram_replies(telegram))
         deliver(telegram, "kargom nerede? sipariş numaram 204518", 70_002)
         telegram.wait_for_messages(before + 1, timeout=30, chat_id=TELEGRAM_CHAT)
-        time.sleep(1)
         new = telegram_replies(telegram)[before:]
         assert any("204518" in text and "DHL" in text for text in new), new
         assert action_failed_apology("tr") not in new

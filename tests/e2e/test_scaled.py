@@ -8,7 +8,6 @@ of order to different replicas.
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,8 @@ from bot.settings import PROJECT_ROOT
 from bot.storage.store import Store
 from tests.e2e.conftest import KopruProcess
 from tests.fakes.telegram_api import FakeTelegramThread, text_update
+from tests.services import POSTGRES, RABBITMQ, REDIS, require
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,27 +43,12 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def _services_up() -> None:
-    """PostgreSQL, Redis and RabbitMQ as the machine's page starts them, when down."""
-    postgres("start")
-    ping = subprocess.run(["redis-cli", "-h", "127.0.0.1", "ping"], capture_output=True)
-    if ping.returncode != 0 or b"PONG" not in ping.stdout:
-        subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1",
-             "--port", "6379", "--save", "", "--appendonly", "no",
-             "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        time.sleep(1)
-    if subprocess.run(["rabbitmqctl", "status"], capture_output=True).returncode != 0:
-        subprocess.run(["rabbitmq-server", "-detached"], check=True)
-        time.sleep(15)
-
-
 @pytest.fixture(scope="module")
 def kopru(tmp_path_factory: pytest.TempPathFactory, telegram: FakeTelegramThread
           ) -> Iterator[KopruProcess]:  # fmt: skip
-    _services_up()  # PostgreSQL: a test below stops it
+    # Started by scripts/services.sh, never by the tests (a test below stops PostgreSQL
+    # and starts it again).
+    require(POSTGRES, REDIS, RABBITMQ)
     model = ensure_model(PROJECT_ROOT, PROJECT_ROOT / "models", quiet=True)
     process = scaled_kopru(model, tmp_path_factory.mktemp("scaled"), 2, telegram, rabbitmq=True)
     process.start()
@@ -167,8 +153,16 @@ def test_telegram_updates_twice_and_out_of_order_are_answered_once_each(
         for update in (second, first, second, first)
     ]
     assert statuses == [200, 200, 200, 200]
-    time.sleep(3)
-    texts = [m["text"] for m in telegram.sent_messages(chat)]
+
+    # Each 200 came once its update was processed: both answers are there, then the counts.
+    def answered() -> list[str]:
+        texts = [str(m["text"]) for m in telegram.sent_messages(chat)]
+        both = any("order number" in t for t in texts) and any(
+            "Monday to Friday" in t for t in texts
+        )
+        return texts if both else []
+
+    texts = wait_until(answered, timeout=30, what="both answers")
     assert sum("order number" in t for t in texts) == 1, texts
     assert sum("Monday to Friday" in t for t in texts) == 1, texts
     tracker = httpx.get(

@@ -4,8 +4,6 @@ and REST, signed Slack requests made with slack_sdk's own signature code."""
 
 from __future__ import annotations
 
-import html
-import itertools
 import json
 import threading
 import time
@@ -17,15 +15,32 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import yaml
 
-from bot.desk.handoff import Handoff, HandoffRepository, State
+from bot.desk.handoff import Handoff, State
 from bot.nlu.language import choose_language
-from bot.settings import PROJECT_ROOT
 from bot.storage.store import Store
 from bot.storage.tables import handoffs
 from channels.slack_card import ActionId
-from tests.e2e.conftest import KopruProcess, add_agents
+from tests.e2e.conftest import AGENTS, KopruProcess
+from tests.e2e.slack_desk import (
+    ALL_WEEK,
+    SIGNING_SECRET,
+    TOKEN,
+    Customer,
+    agent_ts,
+    buttons,
+    card_text,
+    desk_config,
+    desk_env,
+    escalate,
+    events_url,
+    repo,
+    responses_to,
+    running_desk,
+    slack_workspace,
+    thread_texts,
+    wait_handoff,
+)
 from tests.fakes.slack_api import (
     FakeSlackThread,
     event_callback,
@@ -33,47 +48,15 @@ from tests.fakes.slack_api import (
     message_event,
     signed_headers,
 )
-from tests.fakes.telegram_api import FakeTelegramThread, text_update
+from tests.fakes.telegram_api import FakeTelegramThread
 
 pytestmark = pytest.mark.e2e
-
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-AGENTS = "CAGENTS"
-TOKEN = "e2e-" + uuid.uuid4().hex
-_update_ids = itertools.count(50_000)
-_chat_ids = itertools.count(90_001)
-_ts = itertools.count(1)
-
-ALL_WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-def desk_config(tmp: Path, agent_desk: dict[str, Any]) -> Path:
-    raw = yaml.safe_load((PROJECT_ROOT / "kopru.yml").read_text(encoding="utf-8"))
-    raw["agent_desk"] = agent_desk
-    path = tmp / "kopru.yml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
 def slack() -> Iterator[FakeSlackThread]:
-    with FakeSlackThread() as fake:
-        add_agents(fake, AGENTS)
-        fake.add_channel("CRANDOM", ["UAYSE", "UOUTSIDER"], name="random")
-        fake.add_user("UOUTSIDER", "Olaf", "Outsider")
+    with slack_workspace() as fake:
         yield fake
-
-
-def _env(slack: FakeSlackThread, config: Path) -> dict[str, str]:
-    return {
-        "KOPRU_API_TOKEN": TOKEN,
-        "KOPRU_CONFIG": str(config),
-        "KOPRU_QUEUE_SWEEP_SECONDS": "1",
-        "SLACK_BOT_TOKEN": slack.token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_AGENT_CHANNEL": AGENTS,
-        "SLACK_API_BASE_URL": slack.base_url,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -83,93 +66,22 @@ def kopru(
     slack: FakeSlackThread,
     telegram: FakeTelegramThread,
 ) -> Iterator[KopruProcess]:
-    tmp = tmp_path_factory.mktemp("slack")
-    config = desk_config(
-        tmp, {"timezone": "UTC", "days": ALL_WEEK, "hours": "00:00-24:00",
-              "queue_timeout_minutes": 10}
-    )  # fmt: skip
-    process = KopruProcess(model, tmp)
-    process.env = {
-        **_env(slack, config),
-        "TELEGRAM_TOKEN": telegram.token,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "TELEGRAM_WEBHOOK_SECRET": "telegram-secret",
-        "TELEGRAM_WEBHOOK_URL": f"{process.url}/webhooks/telegram/webhook",
-    }
-    process.start()
-    yield process
-    process.stop()
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-class Customer:
-    """A Telegram customer talking to the bot through the fake Bot API."""
-
-    def __init__(self, telegram: FakeTelegramThread, language: str, name: str = "Ayşe"):
-        self.telegram = telegram
-        self.chat_id = next(_chat_ids)
-        self.language = language
-        self.name = name
-        self.seen = 0
-
-    @property
-    def sender(self) -> str:
-        return str(self.chat_id)
-
-    def say(self, text: str) -> None:
-        update = text_update(
-            next(_update_ids), self.chat_id, text, first_name=self.name,
-            language_code=self.language,
-        )  # fmt: skip
-        assert self.telegram.deliver_webhook(update, timeout=60) == 200
-
-    def replies(self) -> list[str]:
-        return [html.unescape(m["text"]) for m in self.telegram.sent_messages(self.chat_id)]
-
-    def wait_new(self, count: int = 1, timeout: float = 30) -> list[str]:
-        self.telegram.wait_for_messages(self.seen + count, timeout=timeout, chat_id=self.chat_id)
-        replies = self.replies()
-        new = replies[self.seen :]
-        self.seen = len(replies)
-        return new
-
-    def quiet_for(self, seconds: float) -> None:
-        time.sleep(seconds)
-        assert self.replies()[self.seen :] == [], "the bot spoke while an agent had the chat"
-
-
-def repo(kopru: KopruProcess) -> HandoffRepository:
-    return HandoffRepository(Store(kopru.database_url))
-
-
-def wait_handoff(
-    kopru: KopruProcess, sender: str, state: State | None = None, timeout: float = 30
-) -> Handoff:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = repo(kopru).of_sender(sender)
-        # A queued handoff counts once its card is in Slack.
-        if (
-            found
-            and (state is None or found[-1].state is state)
-            and (state is not State.QUEUED or found[-1].card_ts)
-        ):
-            return found[-1]
-        time.sleep(0.2)
-    raise AssertionError(f"no {state} handoff for {sender}: {repo(kopru).of_sender(sender)}")
-
-
-def events_url(kopru: KopruProcess) -> str:
-    return f"{kopru.url}/webhooks/slack/events"
+    with running_desk(model, tmp_path_factory.mktemp("slack"), slack, telegram) as process:
+        yield process
 
 
 def press(
-    kopru: KopruProcess, slack: FakeSlackThread, handoff: Handoff, user: str, action: str
+    kopru: KopruProcess,
+    slack: FakeSlackThread,
+    handoff: Handoff,
+    user: str,
+    action: str,
+    value: str | None = None,
 ) -> int:
+    """An agent presses a card button (a signed request to the events URL); its HTTP status.
+    `value`: the button's value when the card does not show that button (a stale card)."""
     assert handoff.card_channel and handoff.card_ts
-    body = slack.block_actions(user, handoff.card_channel, handoff.card_ts, action)
+    body = slack.block_actions(user, handoff.card_channel, handoff.card_ts, action, value)
     return slack.send_signed(events_url(kopru), body, SIGNING_SECRET).status
 
 
@@ -183,48 +95,13 @@ def agent_says(
     retry: int | None = None,
 ) -> httpx.Response:
     assert handoff.card_ts
-    ts = f"{int(time.time())}.{next(_ts):06d}"
-    event = message_event(AGENTS, user, text, ts=ts, thread_ts=handoff.card_ts)
+    event = message_event(AGENTS, user, text, ts=agent_ts(), thread_ts=handoff.card_ts)
     body = json_body(event_callback(event, event_id=event_id))
     headers = signed_headers(SIGNING_SECRET, body, content_type="application/json")
     if retry is not None:
         headers["X-Slack-Retry-Num"] = str(retry)
         headers["X-Slack-Retry-Reason"] = "http_timeout"
     return httpx.post(events_url(kopru), content=body, headers=headers, timeout=10)
-
-
-def thread_texts(slack: FakeSlackThread, handoff: Handoff) -> list[str]:
-    assert handoff.card_channel and handoff.card_ts
-    return [str(m.get("text")) for m in slack.thread(handoff.card_channel, handoff.card_ts)]
-
-
-def card_text(slack: FakeSlackThread, handoff: Handoff) -> str:
-    assert handoff.card_channel and handoff.card_ts
-    message = slack.message(handoff.card_channel, handoff.card_ts)
-    assert message is not None
-    return json.dumps(message, ensure_ascii=False)
-
-
-def buttons(slack: FakeSlackThread, handoff: Handoff) -> list[str]:
-    assert handoff.card_channel and handoff.card_ts
-    message = slack.message(handoff.card_channel, handoff.card_ts) or {}
-    return [
-        element["action_id"]
-        for block in message.get("blocks", [])
-        if block.get("type") == "actions"
-        for element in block.get("elements", [])
-    ]
-
-
-def responses_to(slack: FakeSlackThread, user: str) -> list[dict[str, Any]]:
-    """Messages only `user` saw (answers to their button presses and replies)."""
-    return [e for e in slack.ephemerals() if e.get("user") == user]
-
-
-def escalate(customer: Customer, kopru: KopruProcess, text: str) -> tuple[Handoff, str]:
-    customer.say(text)
-    told = "\n".join(customer.wait_new())
-    return wait_handoff(kopru, customer.sender, State.QUEUED), told
 
 
 # --- the whole handoff, in each language -----------------------------------------------
@@ -258,10 +135,11 @@ def test_escalate_claim_talk_resolve_and_the_bot_takes_over(
     card = card_text(slack, handoff)
     assert "Ayşe" in card and "Telegram" in card and handoff.reference in card
 
-    # While queued, the customer's words go to the thread and the bot says nothing.
+    # While queued, the customer's words go to the thread and the bot says nothing: `say`
+    # returned once the update was processed, so anything the bot said is sent by now.
     customer.say(problem)
     slack.wait_for(lambda: any(problem in t for t in thread_texts(slack, handoff)))
-    customer.quiet_for(1.0)
+    customer.assert_quiet()
 
     assert press(kopru, slack, handoff, "UAYSE", ActionId.CLAIM) == 200
     notice = "\n".join(customer.wait_new())
@@ -276,7 +154,7 @@ def test_escalate_claim_talk_resolve_and_the_bot_takes_over(
     assert customer.wait_new() == [reply]
     customer.say(wait)
     slack.wait_for(lambda: any(wait in t for t in thread_texts(slack, handoff)))
-    customer.quiet_for(1.0)
+    customer.assert_quiet()
 
     assert press(kopru, slack, handoff, "UAYSE", ActionId.RESOLVE) == 200
     closing = "\n".join(customer.wait_new())
@@ -342,13 +220,18 @@ def test_two_agents_claim_at_once_exactly_one_wins(
     told = slack.wait_for(lambda: [e for e in slack.ephemerals(AGENTS) if e.get("user") == loser])
     assert f"<@{claimed.agent_id}>" in told[-1]["text"]
     joined = customer.wait_new()
-    time.sleep(1.0)
+    # The winner's press ends with its note in the thread, the loser's with the refusal
+    # above: both presses are done, so a second "joined" would have been sent by now.
+    slack.wait_for(
+        lambda: any(f"Claimed by <@{claimed.agent_id}>" in t for t in thread_texts(slack, handoff))
+    )
     assert len(joined) == 1 and customer.replies()[customer.seen :] == []
 
-    # Only the agent who claimed it talks to the customer.
+    # Only the agent who claimed it talks to the customer: the loser's reply is refused
+    # (the refusal is the last thing its handling does) and nothing reaches the customer.
     assert agent_says(kopru, claimed, loser, "I can help too").status_code == 200
     slack.wait_for(lambda: [e for e in responses_to(slack, loser) if "not sent" in e["text"]])
-    customer.quiet_for(1.0)
+    customer.assert_quiet()
 
 
 def test_only_members_of_the_agent_channel_can_claim(
@@ -360,7 +243,18 @@ def test_only_members_of_the_agent_channel_can_claim(
     told = slack.wait_for(lambda: responses_to(slack, "UOUTSIDER"))
     assert "Only members of the support agents' channel" in told[-1]["text"], told
     assert repo(kopru).get(handoff.id).state is State.QUEUED  # type: ignore[union-attr]
-    # Resolving before anyone claimed is refused and changes nothing.
+    # Resolving before anyone claimed is refused and changes nothing. The queued card has
+    # no Resolve button: the press comes from a card as an earlier state showed it.
+    before = repo(kopru).get(handoff.id)
+    seen = len(responses_to(slack, "UPIOTR"))
+    resolve = press(kopru, slack, handoff, "UPIOTR", ActionId.RESOLVE, value=handoff.reference)
+    assert resolve == 200
+    refused = slack.wait_for(lambda: responses_to(slack, "UPIOTR")[seen:])
+    assert "Claim this conversation" in refused[-1]["text"], refused
+    assert repo(kopru).get(handoff.id) == before
+    assert buttons(slack, handoff) == [ActionId.CLAIM]
+    customer.assert_quiet()
+    # A member of the agents' channel can claim it.
     assert press(kopru, slack, handoff, "UPIOTR", ActionId.CLAIM) == 200
     wait_handoff(kopru, customer.sender, State.CLAIMED)
 
@@ -379,7 +273,7 @@ def test_forged_and_stale_signatures_are_refused(
     for headers in (forged, stale, {"Content-Type": "application/x-www-form-urlencoded"}):
         answer = httpx.post(events_url(kopru), content=body, headers=headers, timeout=10)
         assert answer.status_code == 401
-    time.sleep(0.5)
+    # The 401 is answered before any handler runs: nothing is left to happen.
     assert repo(kopru).get(handoff.id).state is State.QUEUED  # type: ignore[union-attr]
 
 
@@ -409,7 +303,10 @@ def test_a_retried_event_is_relayed_once(
                            event_id=event_id, retry=retry)  # fmt: skip
         assert again.status_code == 200
     assert customer.wait_new() == ["Your refund is on its way."]
-    customer.quiet_for(1.5)
+    # The retries were handled before this later reply (a new event) reaches the customer.
+    assert agent_says(kopru, claimed, "UAYSE", "Anything else?").status_code == 200
+    assert customer.wait_new() == ["Anything else?"]
+    customer.assert_quiet()
 
 
 def test_a_429_from_slack_is_waited_out_and_nothing_is_posted_twice(
@@ -419,11 +316,15 @@ def test_a_429_from_slack_is_waited_out_and_nothing_is_posted_twice(
     handoff, _ = escalate(customer, kopru, "human please")
     slack.fail_next("chat.postMessage", status=429, retry_after=1)
     customer.say("my invoice 331907 shows the wrong address")
+    # `say` returned once the message was relayed, the 429 waited out: no post is pending.
     slack.wait_for(lambda: any("wrong address" in t for t in thread_texts(slack, handoff)), 15)
-    time.sleep(1.5)
     assert sum("wrong address" in t for t in thread_texts(slack, handoff)) == 1
     limited = [c for c in slack.calls("chat.postMessage") if c.status == 429]
     assert limited, "the fake answered 429 once"
+    # Waited out: posted again no sooner than the Retry-After of 1 s.
+    (posted,) = [c for c in slack.calls("chat.postMessage")
+                 if c.ok and "wrong address" in json.dumps(c.params)]  # fmt: skip
+    assert posted.at - limited[-1].at >= 1.0
 
 
 def test_a_500_from_slack_is_retried_and_the_message_posted_once(
@@ -433,8 +334,8 @@ def test_a_500_from_slack_is_retried_and_the_message_posted_once(
     handoff, _ = escalate(customer, kopru, "human please")
     slack.fail_next("chat.postMessage", status=500)
     customer.say("the parcel 882341 arrived broken")
+    # `say` returned once the message was relayed, the 500 retried: no post is pending.
     slack.wait_for(lambda: any("arrived broken" in t for t in thread_texts(slack, handoff)), 15)
-    time.sleep(1.5)
     assert sum("arrived broken" in t for t in thread_texts(slack, handoff)) == 1
     failed = [c for c in slack.calls("chat.postMessage") if c.status == 500]
     assert failed, "the fake answered 500 once"
@@ -510,7 +411,7 @@ def test_the_relay_survives_a_restart_of_the_rasa_server(
 
     customer.say("czy nadal tu jesteś?")
     slack.wait_for(lambda: any("nadal" in t for t in thread_texts(slack, handoff)), 30)
-    customer.quiet_for(1.0)
+    customer.assert_quiet()
     assert agent_says(kopru, claimed, "UPIOTR", "Tak, jestem tutaj.").status_code == 200
     assert customer.wait_new() == ["Tak, jestem tutaj."]
 
@@ -551,7 +452,7 @@ def test_outside_business_hours_a_ticket_is_opened_at_once(
         tmp, {"timezone": "UTC", "days": ALL_WEEK, "hours": f"{opens:02d}:00-{opens + 1:02d}:00",
               "ticket_answer_within_hours": 1}
     )  # fmt: skip
-    closed = KopruProcess(model, tmp, env=_env(slack, config))
+    closed = KopruProcess(model, tmp, env=desk_env(slack, config))
     closed.start()
     try:
         sender = "night-" + uuid.uuid4().hex[:8]

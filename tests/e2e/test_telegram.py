@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.fakes.telegram_api import (
     text_update,
     voice_update,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,17 @@ def wait_replies(
 
 
 def deliver(telegram: FakeTelegramThread, update: dict[str, Any]) -> int:
+    """Post the update to Köprü's webhook; Köprü answers once it has processed it (what
+    the bot said to it has been sent by then)."""
     return telegram.deliver_webhook(update, timeout=60)
+
+
+WRONG_SECRET = "Telegram webhook request with a wrong or missing secret"
+
+
+def already_processed(kopru: KopruProcess, update: dict[str, Any]) -> bool:
+    """The log of the running `kopru run` says the update was a duplicate."""
+    return f"Telegram update {update['update_id']} was already processed" in kopru.log_text()
 
 
 def test_the_webhook_is_registered_with_the_secret(
@@ -121,7 +131,8 @@ def test_forged_and_missing_secrets_are_refused(
     for headers in forged:
         response = httpx.post(url, json=update, headers=headers, timeout=10)
         assert response.status_code == 403
-    time.sleep(2)
+    # Each 403 is answered before the update is read: nothing of it is left to happen.
+    wait_until(lambda: kopru.log_text().count(WRONG_SECRET) >= len(forged), what=WRONG_SECRET)
     assert replies(telegram, chat_id) == []
     # The genuine delivery of the same update is processed: nothing was recorded for it.
     assert deliver(telegram, update) == 200
@@ -142,14 +153,15 @@ def test_a_duplicate_update_is_answered_once_even_across_a_restart(
     update = text_update(next_update_id(), chat_id, "merhaba", language_code="tr")
     assert deliver(telegram, update) == 200
     first = wait_replies(telegram, chat_id, 1)
+    # The webhook answers once the update is processed; the duplicate is known as one.
     assert deliver(telegram, update) == 200
-    time.sleep(2)
+    wait_until(lambda: already_processed(kopru, update), what="the duplicate seen as one")
     assert replies(telegram, chat_id) == first
 
     kopru.stop()
     kopru.start()
     assert deliver(telegram, update) == 200
-    time.sleep(2)
+    wait_until(lambda: already_processed(kopru, update), what="the duplicate seen as one")
     assert replies(telegram, chat_id) == first
     # and the conversation goes on after the restart
     follow_up = text_update(next_update_id(), chat_id, "teşekkürler", language_code="tr")
@@ -216,9 +228,12 @@ def test_messages_the_bot_cannot_read(kopru: KopruProcess, telegram: FakeTelegra
         next_update_id(), chat_id, "dzień dobry!!", hello["message"]["message_id"]
     )
     group = group_text_update(next_update_id(), -100_000 - chat_id, "hello bot")
+    # The webhook answers once the update is processed: ignored, as the log says.
     assert deliver(telegram, edited) == 200
     assert deliver(telegram, group) == 200
-    time.sleep(2)
+    ignored = f"Telegram update {edited['update_id']} ignored (edited message)"
+    wait_until(lambda: ignored in kopru.log_text(), what=ignored)
+    wait_until(lambda: "Telegram message in a supergroup chat ignored" in kopru.log_text())
     assert len(replies(telegram, chat_id)) == len(greeting) + 3
     assert replies(telegram, -100_000 - chat_id) == []
 

@@ -57,7 +57,7 @@ import time
 import unicodedata
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeAlias, TypeVar
@@ -68,10 +68,11 @@ from aiohttp import ClientSession, ClientTimeout, WSCloseCode, WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 from yarl import URL
 
+from tests.fakes.server import HOST, BackgroundServer, listen
+
 JSONDict: TypeAlias = dict[str, Any]
 _T = TypeVar("_T")
 
-HOST = "127.0.0.1"
 DEFAULT_TOKEN = "xoxb-test"
 DEFAULT_BOT_USER_ID = "UBOT"
 DEFAULT_BOT_ID = "BKOPRU"
@@ -723,14 +724,7 @@ class FakeSlack:
         if self._runner is not None:
             raise RuntimeError("FakeSlack is already running")
         self._accepting_sockets = True
-        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        self._runner = runner
+        self._runner, self._port = await listen(self.make_app())
         return self.base_url
 
     async def stop(self) -> None:
@@ -1890,7 +1884,7 @@ class FakeSlack:
 # --------------------------------------------------------------------------------------------
 
 
-class FakeSlackThread:
+class FakeSlackThread(BackgroundServer[FakeSlack]):
     """:class:`FakeSlack` on a background thread, for plain synchronous tests::
 
     with FakeSlackThread() as slack:
@@ -1907,60 +1901,7 @@ class FakeSlackThread:
         team_id: str = DEFAULT_TEAM_ID,
         **kwargs: Any,
     ) -> None:
-        self.fake = FakeSlack(token, bot_user_id, team_id, **kwargs)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self, timeout: float = 10.0) -> str:
-        """Start the loop thread and the server; returns :attr:`base_url`."""
-        if self._thread is not None:
-            raise RuntimeError("FakeSlackThread is already running")
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        thread.start()
-        self._loop, self._thread = loop, thread
-        try:
-            return asyncio.run_coroutine_threadsafe(self.fake.start(), loop).result(timeout)
-        except BaseException:
-            self._halt(timeout)
-            raise
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.fake.stop(), self._loop).result(timeout)
-        finally:
-            self._halt(timeout)
-
-    def _halt(self, timeout: float) -> None:
-        loop, thread = self._loop, self._thread
-        self._loop = self._thread = None
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout)
-
-    def __enter__(self) -> FakeSlackThread:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().__init__(FakeSlack(token, bot_user_id, team_id, **kwargs), name="fake-slack")
 
     # Delegation (all thread-safe).
 
@@ -2088,8 +2029,6 @@ class FakeSlackThread:
         timeout: float = 10.0,
     ) -> BotResponse:
         """Blocking :func:`send_signed` (run on the fake's loop)."""
-        if self._loop is None:
-            raise RuntimeError("FakeSlackThread is not running")
         coroutine = send_signed(
             url,
             body,
@@ -2098,7 +2037,7 @@ class FakeSlackThread:
             timestamp=timestamp,
             timeout=timeout,
         )
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout + 1)
+        return self._run(coroutine, timeout + 1)
 
     def block_actions_payload(
         self,
@@ -2114,12 +2053,6 @@ class FakeSlackThread:
         )
 
     # Socket Mode: the sending runs on the fake's loop; these block until it is done.
-
-    def _run(self, coroutine: Coroutine[Any, Any, _T], timeout: float = 10.0) -> _T:
-        if self._loop is None:
-            coroutine.close()
-            raise RuntimeError("FakeSlackThread is not running")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     def send_envelope(self, type: str, payload: Mapping[str, Any], **kwargs: Any) -> str:
         """Blocking :meth:`FakeSlack.send_envelope`; returns the envelope_id."""

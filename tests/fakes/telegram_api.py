@@ -48,10 +48,11 @@ from typing import Any, TypeAlias, TypeVar
 from aiohttp import ClientSession, ClientTimeout, web
 from yarl import URL
 
+from tests.fakes.server import HOST, BackgroundServer, listen
+
 JSONDict: TypeAlias = dict[str, Any]
 _T = TypeVar("_T")
 
-HOST = "127.0.0.1"
 DEFAULT_TOKEN = "123456:TEST"
 BOT_FIRST_NAME = "Köprü Test"
 BOT_USERNAME = "kopru_test_bot"
@@ -1079,14 +1080,7 @@ class FakeTelegram:
         self._activity = asyncio.Event()
         self._updates_changed = asyncio.Event()
         self._closing = False
-        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        self._runner = runner
+        self._runner, self._port = await listen(self.make_app())
         return self.base_url
 
     async def stop(self) -> None:
@@ -1803,7 +1797,7 @@ class FakeTelegram:
 # --------------------------------------------------------------------------------------------
 
 
-class FakeTelegramThread:
+class FakeTelegramThread(BackgroundServer[FakeTelegram]):
     """:class:`FakeTelegram` on a background thread, for plain synchronous tests.
 
     Typical use with a bot running in a subprocess::
@@ -1822,66 +1816,8 @@ class FakeTelegramThread:
         bot_first_name: str = BOT_FIRST_NAME,
         bot_username: str = BOT_USERNAME,
     ) -> None:
-        self.fake = FakeTelegram(token, bot_first_name=bot_first_name, bot_username=bot_username)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self, timeout: float = 10.0) -> str:
-        """Start the loop thread and the server; returns :attr:`base_url`."""
-        if self._thread is not None:
-            raise RuntimeError("FakeTelegramThread is already running")
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-
-        thread = threading.Thread(target=run, name="fake-telegram", daemon=True)
-        thread.start()
-        self._loop, self._thread = loop, thread
-        try:
-            return asyncio.run_coroutine_threadsafe(self.fake.start(), loop).result(timeout)
-        except BaseException:
-            self._halt(timeout)
-            raise
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self.fake.stop(), self._loop).result(timeout)
-        finally:
-            self._halt(timeout)
-
-    def _halt(self, timeout: float) -> None:
-        loop, thread = self._loop, self._thread
-        self._loop = self._thread = None
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout)
-
-    def __enter__(self) -> FakeTelegramThread:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _run(self, coroutine: Any, timeout: float) -> Any:
-        if self._loop is None:
-            coroutine.close()
-            raise RuntimeError("FakeTelegramThread is not running")
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+        fake = FakeTelegram(token, bot_first_name=bot_first_name, bot_username=bot_username)
+        super().__init__(fake, name="fake-telegram")
 
     # Delegation (all thread-safe).
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import threading
 import time
 import uuid
@@ -15,6 +14,8 @@ import pytest
 
 from bot.serving.events import FirstAnswer, FirstAnswers, consume
 from bot.storage.store import Store, TurnRecord
+from tests import services
+from tests.waiting import wait_until
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -88,13 +89,6 @@ async def _delete(queue: str) -> None:
         await channel.queue_delete(queue)
 
 
-def _rabbitmq_up() -> None:
-    """Start RabbitMQ as the machine's page says when it is not running."""
-    if subprocess.run(["rabbitmqctl", "status"], capture_output=True).returncode != 0:
-        subprocess.run(["rabbitmq-server", "-detached"], check=True)
-        time.sleep(15)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     store = Store(f"sqlite:///{tmp_path / 'kopru.db'}")
@@ -104,7 +98,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def test_the_consumer_fills_the_first_answer_from_rabbitmq(store: Store) -> None:
-    _rabbitmq_up()
+    services.require(services.RABBITMQ)  # started by scripts/services.sh, never by the tests
     queue = "kopru_events_test_" + uuid.uuid4().hex[:8]
     sender = "web-" + uuid.uuid4().hex[:6]
     start = time.time()
@@ -124,9 +118,7 @@ def test_the_consumer_fills_the_first_answer_from_rabbitmq(store: Store) -> None
                                 kwargs={"queue": queue, "stop": stop})  # fmt: skip
     consumer.start()
     try:
-        deadline = time.monotonic() + 20
-        while not recorded and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: recorded, 20, what="the first answer from RabbitMQ")
     finally:
         stop.set()
         consumer.join(10)

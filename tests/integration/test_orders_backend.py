@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from aiohttp import web
 
 from bot.errors import BackendError, BackendUnavailable, Conflict, NotFound
 from bot.shop.demo_backend import mask_email
 from bot.shop.orders import OrdersClient, normalize_order_number
+from tests.fakes.server import listen
 
 
 @pytest.fixture
@@ -83,15 +86,26 @@ async def test_bad_answers_become_backend_errors(
 
 
 async def test_slow_backend_times_out() -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
+    """A backend on 127.0.0.1 that accepts the request and does not answer within the
+    client's timeout: the customer is not kept waiting, the backend is unavailable."""
+    released = asyncio.Event()
 
-    transport = httpx.MockTransport(slow)
-    client = OrdersClient(
-        "http://o", client=httpx.AsyncClient(transport=transport, base_url="http://o")
-    )
-    with pytest.raises(BackendUnavailable):
-        await client.get_order("204518")
+    async def slow(request: web.Request) -> web.Response:
+        await released.wait()  # until the test is over: far beyond the timeout
+        return web.json_response({"number": "204518", "status": "shipped"})
+
+    app = web.Application()
+    app.router.add_get("/api/orders/{number}", slow)
+    runner, port = await listen(app)
+    client = OrdersClient(f"http://127.0.0.1:{port}", timeout=0.3)
+    try:
+        with pytest.raises(BackendUnavailable, match="ReadTimeout"):
+            # Without the client's timeout this would wait for ever: fail after 10 s instead.
+            await asyncio.wait_for(client.get_order("204518"), 10)
+    finally:
+        released.set()
+        await client.aclose()
+        await runner.cleanup()
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import datetime as dt
 import itertools
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -323,11 +322,10 @@ def test_some_customers_come_back_about_the_same_topic(
     assert same_topic > 20
 
 
-def test_a_month_takes_less_than_five_seconds(tmp_path: Path) -> None:
-    store = new_store(tmp_path / "timed.db")
-    started = time.perf_counter()
+def test_a_month_has_more_than_a_thousand_conversations(tmp_path: Path) -> None:
+    # How long it takes (within 5 s) is checked by `python -m bench.timings`.
+    store = new_store(tmp_path / "month.db")
     summary = generate(store, days=30, end=END)
-    assert time.perf_counter() - started < 5
     assert summary.conversations > 1000
 
 

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from bot.desk.handoff import Handoff, HandoffRepository, IllegalTransition, State, check_transition
 from bot.storage.store import Store
+from tests.services import postgres_databases
 
 ALLOWED = {
     (State.QUEUED, State.CLAIMED),
@@ -23,10 +19,6 @@ ALLOWED = {
     (State.CLAIMED, State.BOT),
 }
 PAIRS = [(current, target) for current in State for target in State]
-
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-# How the machine's services are (re)started: /work/.library/env/machines/python-svc.md
-POSTGRES_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 
 
 @pytest.fixture
@@ -231,13 +223,12 @@ def race_for_the_claim(store: Store, agents: int = 8) -> None:
                 errors.append(exc)
 
     threads = [threading.Thread(target=press_claim, args=(i,)) for i in range(agents)]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=15)
+    # How long the race takes (within 5 s) is checked by `python -m bench.timings`.
     assert not any(t.is_alive() for t in threads), "a claim hung"
-    assert time.monotonic() - started < 5.0
     assert errors == []
     assert len(won) == 1
     assert len(lost) == agents - 1
@@ -257,48 +248,16 @@ def test_concurrent_claims_on_sqlite(store: Store) -> None:
     race_for_the_claim(store)
 
 
-def _postgres_reachable() -> bool:
-    engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 2})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        return True
-    except sa.exc.SQLAlchemyError:
-        return False
-    finally:
-        engine.dispose()
-
-
-def _start_postgres() -> bool:
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        return False
-    subprocess.run(POSTGRES_START, shell=True, capture_output=True, timeout=60, check=False)
-    for _ in range(20):
-        if _postgres_reachable():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 @pytest.fixture
 def postgres_store() -> Iterator[Store]:
     """A store in a new PostgreSQL database, dropped afterwards."""
-    pytest.importorskip("psycopg2")
-    if not _postgres_reachable() and not _start_postgres():
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
-    name = f"kopru_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    store = Store(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        store.create_schema()
-        yield store
-    finally:
-        store.close()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_databases() as (url,):
+        store = Store(url)
+        try:
+            store.create_schema()
+            yield store
+        finally:
+            store.close()
 
 
 def test_concurrent_claims_on_postgresql(postgres_store: Store) -> None:

