@@ -1,5 +1,5 @@
 """The `kopru` command line: run, train, shell, demo-backend, report, demo-data, web,
-admin-user, forget, export."""
+admin-user, forget, export, events, migrate."""
 
 from __future__ import annotations
 
@@ -109,6 +109,9 @@ def cmd_actions(args: argparse.Namespace) -> int:
     utils.update_sanic_log_level()
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if logging.getLogger().getEffectiveLevel() >= logging.INFO:
+        # One "Registered function for ..." line per action at every start: debug detail.
+        logging.getLogger("rasa_sdk.executor").setLevel(logging.WARNING)
     # Fail at start on a broken configuration or store, not at a customer's first message,
     # and load the language models now rather than while a customer waits.
     warm_up()
@@ -123,7 +126,7 @@ def cmd_demo_backend(args: argparse.Namespace) -> int:
     return 0
 
 
-class _UsageError(Exception):
+class _UsageError(KopruError):
     """A bad argument of `kopru report` (exit code 2)."""
 
 
@@ -373,6 +376,29 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage import migrate
+    from bot.storage.database_url import shown_url
+
+    url = args.database or Settings.from_env().database_url
+    print(f"Database: {shown_url(url)}")
+    try:
+        before = migrate.current(url)
+        print(f"Revision before: {before or 'none'}", flush=True)
+        applied = migrate.upgrade(url)
+        after = migrate.current(url)
+    except (SQLAlchemyError, CommandError, OSError, ImportError, KopruError) as exc:
+        # ImportError: a database URL whose driver is not installed.
+        print(f"kopru migrate: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    print(f"Applied: {', '.join(applied) or 'nothing (already at the head)'}")
+    print(f"Revision after: {after}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kopru",
@@ -589,6 +615,19 @@ def build_parser() -> argparse.ArgumentParser:
         "when KOPRU_RABBITMQ_URL is set. Ctrl-C stops it.",
     )
     events.set_defaults(func=cmd_events)
+    migrate = commands.add_parser(
+        "migrate",
+        help="bring Köprü's tables to this version (database migrations)",
+        description="Apply the database migrations Köprü's store (KOPRU_DATABASE_URL, "
+        "default var/kopru.db) lacks, and print its revision before and after. A database "
+        "made by a Köprü from before the migrations is taken over. Every Köprü process does "
+        "this at start as well (one at a time); only Köprü's tables are touched, never "
+        "Rasa's. A database error exits with 1.",
+    )
+    migrate.add_argument("--database", metavar="URL",
+                         help="SQLAlchemy URL of Köprü's store (default: KOPRU_DATABASE_URL "
+                         "or var/kopru.db)")  # fmt: skip
+    migrate.set_defaults(func=cmd_migrate)
     return parser
 
 
@@ -597,7 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A Köprü process starts here: nothing it logs may carry personal data or secrets.
         # (Tests call main with arguments and keep their own logging.)
         from bot.privacy.logsafety import install
+        from bot.quiet import install as quiet_warnings
 
+        quiet_warnings()
         install()
     args = build_parser().parse_args(argv)
     try:

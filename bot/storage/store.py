@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,11 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic.util import CommandError as AlembicError
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from tenacity import Retrying
 
 from bot.errors import StoreError
-from bot.storage.tables import conversations, deletion_requests, deliveries, metadata, outbox
+from bot.storage import migrate
+from bot.storage.retrying import (
+    DATABASE_RETRY_DELAYS,
+    retry_if_transient_cause,
+    stop_after_delays,
+    wait_delays,
+)
+from bot.storage.tables import conversations, deletion_requests, deliveries, outbox
 
 __all__ = [
     "Claim",
@@ -29,7 +37,7 @@ __all__ = [
 ]
 
 # Seconds between tries to mark a delivery done while the database restarts.
-FINISH_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+FINISH_RETRY_DELAYS: Sequence[float] = DATABASE_RETRY_DELAYS
 
 
 class Claim:
@@ -117,11 +125,10 @@ class Store:
             return self._engine
 
     def create_schema(self) -> None:
-        """Create Köprü's tables, and add columns a newer version brought to old ones."""
+        """Create Köprü's tables, or migrate them to this version's (bot.storage.migrate)."""
         try:
-            metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
-        except SQLAlchemyError as exc:
+            migrate.upgrade(self.engine)
+        except (SQLAlchemyError, AlembicError, OSError) as exc:
             raise StoreError(f"cannot create Köprü's tables: {exc}") from exc
 
     def close(self) -> None:
@@ -299,19 +306,20 @@ class Store:
         """Mark `key` processed. The customer may have been answered already, so a
         database that is restarting is waited for (about 4 s): a claim left behind would
         have the update processed, and answered, a second time."""
-        for delay in (*FINISH_RETRY_DELAYS, None):
-            try:
-                with self.transaction() as conn:
-                    conn.execute(
-                        deliveries.update().where(deliveries.c.key == key).values(status="done")
-                    )
-                return
-            except StoreError as exc:
-                transient = isinstance(exc.__cause__, OperationalError | InterfaceError)
-                if delay is None or not transient:
-                    raise
-                self.engine.dispose()  # every pooled connection may be dead
-                time.sleep(delay)
+        # Synchronous on purpose: the channels call it in a worker thread (to_thread).
+        # Before each pause every pooled connection is dropped: they may all be dead.
+        retrying = Retrying(
+            retry=retry_if_transient_cause(StoreError),
+            wait=wait_delays(FINISH_RETRY_DELAYS),
+            stop=stop_after_delays(FINISH_RETRY_DELAYS),
+            before_sleep=lambda _state: self.engine.dispose(),
+            reraise=True,
+        )
+        retrying(self._mark_done, key)
+
+    def _mark_done(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(deliveries.update().where(deliveries.c.key == key).values(status="done"))
 
     def release_delivery(self, key: str) -> None:
         """Processing failed: forget the claim so that the re-delivery is processed."""
@@ -386,25 +394,6 @@ def _claim(
         .values(claimed_at=now, attempts=row.attempts + 1)
     )
     return Claim.NEW
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """New nullable columns of existing tables (the only kind of change so far)."""
-    inspector = sa.inspect(engine)
-    for table in metadata.sorted_tables:
-        if not inspector.has_table(table.name):
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            if not column.nullable:
-                raise StoreError(
-                    f"{table.name} lacks the column {column.name}; it cannot be added automatically"
-                )
-            kind = column.type.compile(dialect=engine.dialect)
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _create_engine(url: str) -> Engine:

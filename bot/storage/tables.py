@@ -17,6 +17,7 @@ __all__ = [
     "metadata",
     "outbox",
     "surveys",
+    "web_sessions",
 ]
 
 metadata = sa.MetaData()
@@ -132,4 +133,19 @@ surveys = sa.Table(
     sa.Column("answered_at", sa.Float, nullable=True),
     # asked -> completed, or ended (not answered after a re-ask, or the customer moved on)
     sa.Column("status", sa.String(16), nullable=False),
+)
+
+
+# Sessions of the web app (bot.web.session). The signed cookie says whose session it is and
+# until when; a row says whether it was signed out and when it was last used, for every
+# replica and across restarts. A row is deleted once its session has expired.
+web_sessions = sa.Table(
+    "kopru_web_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+    sa.Column("revoked_at", sa.Float, nullable=True),  # signed out, or ended when idle
 )

@@ -2,14 +2,22 @@
 to disk in chunks, and the fields before it (the CSRF token) are checked before it is read.
 
 Sanic parses forms only from a body held in memory; a streaming route (`stream=True`) gets
-`request.stream.read()` instead, which is what `MultipartReader` takes.
+`request.stream.read()` instead, which is what `MultipartReader` takes. The parsing itself is
+python-multipart's streaming `MultipartParser`; this module turns its callbacks into parts
+one pulls, and its errors into `MultipartError`.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
+
+from bot.errors import KopruError
 
 __all__ = ["MultipartError", "MultipartReader", "Part", "boundary_of", "header_params"]
 
@@ -18,9 +26,12 @@ _BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{1,70}$")  # RFC 2046's bchar
 _TOKEN = re.compile(r"\s*([^\s=;]+)\s*(?:=\s*(\"(?:[^\"\\]|\\.)*\"|[^;]*))?\s*(?:;|$)")
 
 Reader = Callable[[], Awaitable[bytes | None]]
+# What the parser found, in order: a part's start (its Part), content, a part's end, the end.
+_PART, _DATA, _PART_END, _END = "part", "data", "part end", "end"
+_HEADER_OVERHEAD = 4  # ": " and CRLF, counted towards MAX_HEADER_BYTES per header line
 
 
-class MultipartError(Exception):
+class MultipartError(KopruError):
     """The body is not the multipart/form-data it claims to be (answered with 400)."""
 
 
@@ -31,6 +42,9 @@ class Part:
     name: str
     filename: str | None = None
     content_type: str | None = None
+
+
+_Event = tuple[str, Part | bytes | None]
 
 
 def header_params(value: str) -> tuple[str, dict[str, str]]:
@@ -66,21 +80,83 @@ def boundary_of(content_type: str | None) -> str:
 
 class MultipartReader:
     """Parts in order: `await next_part()` (None after the last), then its content with
-    `chunks()` or `read_field(limit)`; unread content is skipped by the next `next_part`."""
+    `chunks()` or `read_field(limit)`; unread content is skipped by the next `next_part`.
+
+    The body is fed to python-multipart's push parser one read at a time, and only when
+    what it found so far has been taken: memory stays at about one read's worth."""
 
     def __init__(self, boundary: str, read: Reader) -> None:
         self._read = read
         self._first = b"--" + boundary.encode("latin-1")
-        self._delimiter = b"\r\n" + self._first
-        self._buffer = bytearray()
+        self._parser = MultipartParser(
+            boundary.encode("latin-1"),
+            callbacks={
+                "on_part_begin": self._on_part_begin,
+                "on_header_field": self._on_header_field,
+                "on_header_value": self._on_header_value,
+                "on_header_end": self._on_header_end,
+                "on_headers_finished": self._on_headers_finished,
+                "on_part_data": self._on_part_data,
+                "on_part_end": self._on_part_end,
+                "on_end": self._on_end,
+            },
+            # Our own limit is on a part's whole header (below); these never bind first.
+            max_header_count=MAX_HEADER_BYTES // _HEADER_OVERHEAD + 1,
+            max_header_size=MAX_HEADER_BYTES,
+        )
+        self._events: deque[_Event] = deque()
+        self._preamble: bytearray | None = bytearray()  # None once the first boundary is found
+        self._headers: list[tuple[str, str]] = []
+        self._field = bytearray()
+        self._value = bytearray()
+        self._header_bytes = 0
         self._eof = False
-        self._started = False
         self._in_part = False
         self._finished = False
         self.bytes_read = 0  # of the body, for the caller's own size limit
 
+    # --- the parser's callbacks (they only collect) -------------------------------------
+
+    def _on_part_begin(self) -> None:
+        self._headers = []
+        self._header_bytes = 0
+
+    def _count_header(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise MultipartError("A part of the form upload has too large a header.")
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._field += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self._value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        self._count_header(_HEADER_OVERHEAD)
+        name, value = (bytes(b).decode("utf-8", "replace") for b in (self._field, self._value))
+        self._headers.append((name.strip().lower(), value.strip()))
+        self._field.clear()
+        self._value.clear()
+
+    def _on_headers_finished(self) -> None:
+        self._events.append((_PART, _part(self._headers)))
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        self._events.append((_DATA, data[start:end]))
+
+    def _on_part_end(self) -> None:
+        self._events.append((_PART_END, None))
+
+    def _on_end(self) -> None:
+        self._events.append((_END, None))
+
+    # --- reading --------------------------------------------------------------------------
+
     async def _fill(self) -> bool:
-        """Read more of the body into the buffer; False at its end."""
+        """Read more of the body and parse it; False at its end."""
         if self._eof:
             return False
         data = await self._read()
@@ -88,85 +164,76 @@ class MultipartReader:
             self._eof = True
             return False
         self.bytes_read += len(data)
-        self._buffer += data
+        if self._preamble is not None:
+            data = self._after_preamble(data)
+        if data:
+            try:
+                self._parser.write(data)
+            except MultipartParseError as exc:
+                raise _parse_error(exc) from exc
         return True
 
-    async def _start(self) -> None:
-        # The body opens with the boundary (a preamble before it is allowed, and ignored).
-        while True:
-            at = self._buffer.find(self._first)
-            if at == 0 or (at > 0 and self._buffer[at - 2 : at] == b"\r\n"):
-                del self._buffer[:at]
-                self._buffer[:0] = b"\r\n"  # from now on every boundary follows a CRLF
-                self._started = True
-                return
-            if len(self._buffer) > MAX_HEADER_BYTES:
-                raise MultipartError("The form upload does not start with its boundary.")
+    def _after_preamble(self, data: bytes) -> bytes:
+        """What follows the preamble, from the first boundary on (b"" while not found): the
+        body opens with the boundary, and a preamble before it is allowed and ignored."""
+        assert self._preamble is not None
+        self._preamble += data
+        if self._preamble.startswith(self._first):
+            at = 0
+        else:
+            at = self._preamble.find(b"\r\n" + self._first)
+            if at < 0:
+                if len(self._preamble) > MAX_HEADER_BYTES:
+                    raise MultipartError("The form upload does not start with its boundary.")
+                return b""
+            at += 2
+        rest = bytes(self._preamble[at:])
+        self._preamble = None
+        return rest
+
+    async def _next_event(self) -> _Event:
+        while not self._events:
             if not await self._fill():
-                raise MultipartError("The form upload is empty or cut short.")
+                if self._preamble is not None:
+                    raise MultipartError("The form upload is empty or cut short.")
+                raise MultipartError("The form upload is cut short.")
+        return self._events.popleft()
 
     async def next_part(self) -> Part | None:
         if self._finished:
             return None
-        if not self._started:
-            await self._start()
-        elif self._in_part:
+        if self._in_part:
             async for _ in self.chunks():
                 pass
-        # At a delimiter: "\r\n--boundary", then "--" (the end) or "\r\n" (a part).
-        while len(self._buffer) < len(self._delimiter) + 2:
-            if not await self._fill():
-                raise MultipartError("The form upload is cut short.")
-        if not self._buffer.startswith(self._delimiter):
-            raise MultipartError("The form upload is malformed.")
-        after = bytes(self._buffer[len(self._delimiter) : len(self._delimiter) + 2])
-        if after == b"--":
+        kind, value = await self._next_event()
+        if kind == _END:
             self._finished = True
-            self._buffer.clear()
+            self._events.clear()
             return None
-        # Transport padding (spaces or tabs) may come before the line break.
-        del self._buffer[: len(self._delimiter)]
-        while True:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            if len(self._buffer) > MAX_HEADER_BYTES:
-                raise MultipartError("A part of the form upload has too large a header.")
-            if not await self._fill():
-                raise MultipartError("The form upload is cut short.")
-        lines = bytes(self._buffer[:end]).split(b"\r\n")
-        del self._buffer[: end + 4]
-        if lines[0].strip(b" \t"):
+        if not isinstance(value, Part):  # the parser ends a part only after its start
             raise MultipartError("The form upload is malformed.")
-        part = _part(lines[1:])
         self._in_part = True
-        return part
+        return value
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The current part's content, as it arrives."""
-        keep = len(self._delimiter) - 1
         while self._in_part:
-            at = self._buffer.find(self._delimiter)
-            if at >= 0:
-                if at:
-                    yield bytes(self._buffer[:at])
-                del self._buffer[:at]
+            kind, value = await self._next_event()
+            if kind == _PART_END:
                 self._in_part = False
-                return
-            if len(self._buffer) > keep:
-                # All but a possible start of the delimiter is content.
-                out = bytes(self._buffer[:-keep])
-                del self._buffer[:-keep]
-                yield out
-            if not await self._fill():
-                raise MultipartError("The form upload is cut short.")
+            elif isinstance(value, bytes) and value:
+                yield value
 
     async def drain(self, limit: int) -> None:
         """Read and drop the rest of the body while the body stays under `limit` bytes: a
         server that closes a connection with unread data makes the client lose the answer."""
-        self._buffer.clear()
-        while self.bytes_read <= limit and await self._fill():
-            self._buffer.clear()
+        self._events.clear()
+        while self.bytes_read <= limit and not self._eof:
+            data = await self._read()
+            if not data:
+                self._eof = True
+            else:
+                self.bytes_read += len(data)
 
     async def read_field(self, limit: int) -> bytes:
         """The current part's content, if at most `limit` bytes (MultipartError if more)."""
@@ -178,18 +245,23 @@ class MultipartReader:
         return bytes(value)
 
 
-def _part(lines: list[bytes]) -> Part:
-    headers: dict[str, str] = {}
-    for line in lines:
-        name, colon, value = line.decode("utf-8", "replace").partition(":")
-        if not colon:
-            raise MultipartError("A part of the form upload has a malformed header.")
-        headers[name.strip().lower()] = value.strip()
-    kind, params = header_params(headers.get("content-disposition", ""))
+def _parse_error(exc: MultipartParseError) -> MultipartError:
+    """The parser's complaint in the words of this module."""
+    said = str(exc)
+    if said.startswith("Maximum header"):
+        return MultipartError("A part of the form upload has too large a header.")
+    if "header" in said:
+        return MultipartError("A part of the form upload has a malformed header.")
+    return MultipartError("The form upload is malformed.")
+
+
+def _part(headers: list[tuple[str, str]]) -> Part:
+    fields = dict(headers)
+    kind, params = header_params(fields.get("content-disposition", ""))
     if kind != "form-data" or "name" not in params:
         raise MultipartError("A part of the form upload is not a named form field.")
     return Part(
         name=params["name"],
         filename=params.get("filename"),
-        content_type=headers.get("content-type"),
+        content_type=fields.get("content-type"),
     )

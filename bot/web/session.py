@@ -1,22 +1,26 @@
-"""Signed, expiring session cookies and the CSRF tokens tied to them (stdlib HMAC-SHA256).
+"""Signed, expiring session cookies and the CSRF tokens tied to them (itsdangerous).
 
-A session cookie is `v2.<expires>.<id>.<username, base64url>.<role>.<stamp>.<signature>`:
-nothing secret in it, only proof that this process (or one with the same KOPRU_WEB_SECRET)
-issued it, for whom and until when. The stamp ties it to the account as it was at sign-in
-(`Sessions.stamp`: its role and password hash, or the admin token), so that changing or
-removing an account ends its sessions. Each purpose signs its own message prefix, so a
-signature of one kind never passes for another.
+A session cookie is an itsdangerous `URLSafeSerializer` value of `[expires, id, username,
+role, stamp]`: nothing secret in it, only proof that this process (or one with the same
+KOPRU_WEB_SECRET) issued it, for whom and until when. The expiry is in the signed payload
+(not itsdangerous's timestamp), so a cookie keeps the lifetime it was issued with. The stamp
+ties it to the account as it was at sign-in (`Sessions.stamp`: its role and password hash,
+or the admin token), so that changing or removing an account ends its sessions. Each
+purpose signs with its own salt, so a signature of one kind never passes for another.
 
-Signing out revokes the session id in this process, so its cookie stops working even if it
-was copied before the browser dropped it; a session unused for `idle` seconds ends too.
+Signing out revokes the session in Köprü's store (bot.web.session_records), so its cookie
+stops working on every replica and after a restart, even if it was copied before the
+browser dropped it; a session unused for `idle` seconds ends too. While the store cannot be
+reached (the live database is down), what this process saw itself still holds: its own
+sign-outs and the idle times it measured.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
+import json
+import logging
 import re
 import secrets
 import threading
@@ -24,15 +28,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from itsdangerous import BadData, Signer, URLSafeSerializer
+
+from bot.errors import StoreError
+from bot.storage.store import Store
+from bot.web.session_records import LocalRecords, SessionRecords
+
 __all__ = ["IDLE_SECONDS", "Session", "SessionSigner", "Sessions"]
 
-_VERSION = "v2"
+logger = logging.getLogger(__name__)
+
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _ROLE = re.compile(r"[a-z]{1,16}")
-_STAMP = re.compile(r"[0-9a-f]{16}")
+_STAMP = re.compile(r"[A-Za-z0-9_-]{16}")
 _MAX_COOKIE = 512
-_MAX_TRACKED = 10_000
+_MAX_NAME = 64
 IDLE_SECONDS = 3600
+
+# One salt per purpose (itsdangerous derives a key from each).
+_SESSION_SALT = "kopru.web.session.v3"
+_CSRF_SALT = "kopru.web.csrf"
+_LOGIN_SALT = "kopru.web.login-csrf"
+_ACCOUNT_SALT = "kopru.web.account-stamp"
 
 
 @dataclass(frozen=True)
@@ -44,75 +61,77 @@ class Session:
     stamp: str  # see Sessions.stamp
 
 
-def _encode_name(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-
-
-def _decode_name(text: str) -> str | None:
-    if not text or len(text) > 100:
+def _session_of(payload: object) -> Session | None:
+    """The session a signed payload describes, if it has the shape this module issues."""
+    if not isinstance(payload, list) or len(payload) != 5:
         return None
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-    except (binascii.Error, ValueError):
+    expires, session_id, username, role, stamp = payload
+    if (
+        type(expires) is not int
+        or not isinstance(session_id, str)
+        or not _ID.fullmatch(session_id)
+        or not isinstance(username, str)
+        or not 0 < len(username) <= _MAX_NAME
+        or not isinstance(role, str)
+        or not _ROLE.fullmatch(role)
+        or not isinstance(stamp, str)
+        or not _STAMP.fullmatch(stamp)
+    ):
         return None
+    return Session(session_id, expires, username, role, stamp)
 
 
 class SessionSigner:
     """Issues and checks session cookie values and CSRF tokens; holds no state but the key."""
 
     def __init__(self, secret: bytes) -> None:
-        self._secret = secret
-
-    def _sign(self, purpose: str, *parts: str) -> str:
-        message = "|".join((purpose, *parts)).encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        self._cookies = URLSafeSerializer(
+            secret, salt=_SESSION_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        self._csrf = Signer(secret, salt=_CSRF_SALT, digest_method=hashlib.sha256)
+        self._login = Signer(secret, salt=_LOGIN_SALT, digest_method=hashlib.sha256)
+        self._account = Signer(secret, salt=_ACCOUNT_SALT, digest_method=hashlib.sha256)
 
     def issue(
         self, now: float, lifetime: int, username: str, role: str, stamp: str
     ) -> tuple[Session, str]:
         session = Session(secrets.token_urlsafe(24), int(now) + lifetime, username, role, stamp)
-        parts = (_VERSION, str(session.expires), session.id, _encode_name(username), role, stamp)
-        return session, ".".join((*parts, self._sign("session", *parts)))
+        payload = [session.expires, session.id, username, role, stamp]
+        return session, self._cookies.dumps(payload)
 
     def verify(self, value: str | None, now: float) -> Session | None:
         """The session of a cookie value; None when absent, malformed, forged or expired."""
         if not value or len(value) > _MAX_COOKIE:
             return None
-        parts = value.split(".")
-        if len(parts) != 7:
+        try:
+            payload = self._cookies.loads(value)
+        except BadData:  # a bad signature, or a signed payload that is not JSON
             return None
-        version, expires, session_id, name, role, stamp, signature = parts
-        if (
-            version != _VERSION
-            or not expires.isdigit()
-            or not _ID.fullmatch(session_id)
-            or not _ROLE.fullmatch(role)
-            or not _STAMP.fullmatch(stamp)
-        ):
+        session = _session_of(payload)
+        if session is None or session.expires <= now:
             return None
-        expected = self._sign("session", *parts[:6])
-        if not hmac.compare_digest(expected, signature):
-            return None
-        username = _decode_name(name)
-        if username is None or int(expires) <= now:
-            return None
-        return Session(session_id, int(expires), username, role, stamp)
+        return session
 
     def stamp(self, username: str, role: str, credential: str) -> str:
         """Short proof of an account's state (`credential`: its hash, or the admin token)."""
-        return self._sign("account", username, role, credential)[:16]
+        message = json.dumps([username, role, credential])
+        return self._account.get_signature(message).decode()[:16]
 
     def csrf_token(self, session: Session) -> str:
         """The token the session's forms carry (a cookie alone cannot produce it)."""
-        return self._sign("csrf", session.id)
+        return self._csrf.get_signature(session.id).decode()
 
     def login_csrf_token(self, nonce: str) -> str:
         """The login form's token for the nonce in the pre-login cookie (double submit)."""
-        return self._sign("login", nonce)
+        return self._login.get_signature(nonce).decode()
 
 
 class Sessions:
-    """A signer plus this process's sign-outs and the last use of each session."""
+    """A signer plus the sessions' sign-outs and last use, kept in Köprü's `store` (and
+    this process's own view of them, for when the store cannot be reached).
+
+    `issue`, `verify` and `revoke` read and write the store: they block, so async callers
+    run them in a worker thread."""
 
     def __init__(
         self,
@@ -120,71 +139,95 @@ class Sessions:
         lifetime: int,
         clock: Callable[[], float] = time.time,
         idle: int = IDLE_SECONDS,
+        *,
+        store: Store,
     ) -> None:
         self.signer = SessionSigner(secret)
         self.lifetime = lifetime
         self.idle = idle
         self._clock = clock
-        self._revoked: dict[str, int] = {}  # session id -> its expiry
-        self._last_seen: dict[str, tuple[float, int]] = {}  # session id -> (when, expiry)
+        self.records = SessionRecords(store)
+        self.local = LocalRecords(idle)
+        self._unreachable = False
+        # Sign-outs the store missed while it could not be reached, written when it can.
+        self._unsaved: dict[str, Session] = {}
         self._lock = threading.Lock()
 
     def issue(self, username: str, role: str, stamp: str) -> tuple[Session, str]:
-        session, value = self.signer.issue(self._clock(), self.lifetime, username, role, stamp)
-        with self._lock:
-            self._last_seen[session.id] = (self._clock(), session.expires)
+        now = self._clock()
+        session, value = self.signer.issue(now, self.lifetime, username, role, stamp)
+        self.local.seen(session.id, session.expires, now)
+        try:
+            self.records.opened(session.id, username, session.expires, now)
+        except StoreError as exc:
+            self._store_failed(exc)
         return session, value
 
     def verify(self, value: str | None) -> Session | None:
         """The cookie's session if it is valid, not signed out and not idle; notes its use.
 
-        A session this process has not seen (issued before a restart with the same
-        KOPRU_WEB_SECRET) counts as used now."""
+        A session the store has no row for (issued by a process with the same
+        KOPRU_WEB_SECRET whose row was lost) counts as used now."""
         now = self._clock()
         session = self.signer.verify(value, now)
-        if session is None:
+        if session is None or self.local.revoked(session.id):
             return None
-        with self._lock:
-            if session.id in self._revoked:
-                return None
-            seen = self._last_seen.get(session.id)
-            if seen is not None and now - seen[0] >= self.idle:
-                self._revoke(session.id, session.expires, now)
-                return None
-            if seen is None and len(self._last_seen) >= _MAX_TRACKED:
-                self._forget_idle(now)
-            self._last_seen[session.id] = (now, session.expires)
+        try:
+            still = self.records.use(session.id, session.username, session.expires, now, self.idle)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return session if self.local.use(session.id, session.expires, now) else None
+        self._store_works()
+        if not still:
+            self.local.revoke(session.id, session.expires, now)  # ended here too, for good
+            return None
+        self.local.seen(session.id, session.expires, now)
         return session
 
     def revoke(self, session: Session) -> None:
         now = self._clock()
+        self.local.revoke(session.id, session.expires, now)
+        try:
+            self.records.revoke(session.id, session.username, session.expires, now)
+        except StoreError as exc:
+            self._store_failed(exc)
+            with self._lock:
+                self._unsaved[session.id] = session
+
+    def _store_failed(self, exc: StoreError) -> None:
+        if not self._unreachable:
+            logger.warning(
+                "Sessions are checked by this process alone until the store can be "
+                "reached again (sign-outs elsewhere are not seen): %s",
+                exc,
+            )
+        self._unreachable = True
+
+    def _store_works(self) -> None:
+        if self._unreachable:
+            logger.info("The session store can be reached again.")
+        self._unreachable = False
+        if not self._unsaved:
+            return
         with self._lock:
-            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-            self._revoke(session.id, session.expires, now)
-
-    def _revoke(self, session_id: str, expires: int, now: float) -> None:
-        self._last_seen.pop(session_id, None)
-        if len(self._revoked) >= _MAX_TRACKED:
-            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
-        if len(self._revoked) >= _MAX_TRACKED:
-            # Far more sign-outs than an admin team makes; drop the soonest to expire.
-            for key in sorted(self._revoked, key=self._revoked.__getitem__)[:1000]:
-                del self._revoked[key]
-        self._revoked[session_id] = expires
-
-    def _forget_idle(self, now: float) -> None:
-        """Make room: idle or expired sessions are revoked (so they stay ended)."""
-        for session_id, (seen, expires) in list(self._last_seen.items()):
-            if expires <= now:
-                del self._last_seen[session_id]
-            elif now - seen >= self.idle:
-                self._revoke(session_id, expires, now)
+            unsaved, self._unsaved = self._unsaved, {}
+        now = self._clock()
+        for session in unsaved.values():
+            if session.expires <= now:
+                continue
+            try:
+                self.records.revoke(session.id, session.username, session.expires, now)
+            except StoreError as exc:
+                self._store_failed(exc)
+                with self._lock:
+                    self._unsaved[session.id] = session
 
     def stamp(self, username: str, role: str, credential: str) -> str:
         return self.signer.stamp(username, role, credential)
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.signer.csrf_token(session), token or "")
+        expected = self.signer.csrf_token(session).encode()
+        return bool(token) and hmac.compare_digest(expected, (token or "").encode())
 
     def new_login_nonce(self) -> tuple[str, str]:
         """A nonce for the pre-login cookie and the token the login form carries."""
@@ -198,4 +241,4 @@ class Sessions:
     def login_csrf_ok(self, nonce: str | None, token: str | None) -> bool:
         if not nonce or not token or not _ID.fullmatch(nonce):
             return False
-        return hmac.compare_digest(self.signer.login_csrf_token(nonce), token)
+        return hmac.compare_digest(self.signer.login_csrf_token(nonce).encode(), token.encode())

@@ -320,9 +320,15 @@ async def csrf_only(request: Any) -> Any:
 
 
 @asynccontextmanager
-async def served(admins: Path | None, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+async def served(
+    admins: Path | None, clock: Clock, directory: Path | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with the accounts file `admins`, its live store in `directory` (else beside
+    the accounts file): the sessions are kept there, so it must be a file."""
+    directory = directory or (admins.parent if admins else None)
+    assert directory is not None
     settings = WebSettings(
-        database_url=f"sqlite:///{admins.parent / 'live.db'}" if admins else "sqlite://",
+        database_url=f"sqlite:///{directory / 'live.db'}",
         demo_database_url="sqlite://",
         admin_token=TOKEN,
         cookie_secret=SECRET,
@@ -566,7 +572,9 @@ async def test_signing_out_ends_the_session(client: httpx.AsyncClient) -> None:
     assert (await client.post("/test/change", data={"csrf": token})).status_code == 401
 
 
-async def test_without_an_accounts_file_the_token_still_signs_in(clock: Clock) -> None:
-    async with served(None, clock) as client:
+async def test_without_an_accounts_file_the_token_still_signs_in(
+    clock: Clock, tmp_path: Path
+) -> None:
+    async with served(None, clock, tmp_path) as client:
         assert (await sign_in(client, "ayse", ADMIN_PASSWORD)).status_code == 401
         assert (await sign_in(client, "", TOKEN)).status_code == 303

@@ -136,3 +136,109 @@ def test_header_params() -> None:
         "name": "csrf",
         "filename": 'say "hi".tgz',
     }
+
+
+# --- hostile bodies ----------------------------------------------------------------------------
+
+READ_SIZE = 64 * 1024  # about what Sanic hands a streaming handler per read
+
+
+def counting_reader(
+    data: bytes, size: int = READ_SIZE
+) -> tuple[Callable[[], Awaitable[bytes | None]], list[int]]:
+    """A reader of `data` that also notes the size of every read it served."""
+    served: list[int] = []
+    read = reader_of(data, size)
+
+    async def counted() -> bytes | None:
+        chunk = await read()
+        if chunk:
+            served.append(len(chunk))
+        return chunk
+
+    return counted, served
+
+
+async def test_a_body_with_another_boundary_is_refused() -> None:
+    other = body(("csrf", None, b"t")).replace(BOUNDARY.encode(), b"someOtherBoundary")
+    with pytest.raises(MultipartError, match="empty or cut short"):
+        await read_all(other, 100)
+    with pytest.raises(MultipartError, match="does not start with its boundary"):
+        await read_all(other * 200, 1000)
+
+
+async def test_a_delimiter_inside_a_file_ends_it_and_what_follows_must_be_a_part() -> None:
+    smuggled = b"MZ\r\n--" + BOUNDARY.encode() + b"\r\n\x00\x01 binary, no header\r\n\r\nx"
+    with pytest.raises(MultipartError, match="malformed header"):
+        await read_all(body(("csrf", None, b"t"), ("model", "m.tar.gz", smuggled)), 1000)
+    # The boundary not followed by a line break (or "--") is content, like any other bytes.
+    lookalike = b"a\r\n--" + BOUNDARY.encode() + b"x tail\r\n--" + BOUNDARY.encode() + b"-y"
+    parts = await read_all(body(("model", "m.tar.gz", lookalike)), 7)
+    assert [content for _, content in parts] == [lookalike]
+
+
+async def test_a_huge_field_is_refused_without_reading_the_body() -> None:
+    data = body(("csrf", None, b"x" * 10_000_000), ("model", "m.tar.gz", b"y"))
+    read, served = counting_reader(data)
+    reader = MultipartReader(BOUNDARY, read)
+    assert (await reader.next_part()) == Part("csrf")
+    with pytest.raises(MultipartError, match="too long"):
+        await reader.read_field(1024)
+    assert reader.bytes_read == sum(served) <= 2 * READ_SIZE
+
+
+async def test_a_huge_file_comes_in_pieces_no_larger_than_the_reads() -> None:
+    content = os.urandom(3 * 1024 * 1024)
+    read, served = counting_reader(body(("model", "m.tar.gz", content)))
+    reader = MultipartReader(BOUNDARY, read)
+    assert (await reader.next_part()) == Part("model", "m.tar.gz", "application/gzip")
+    pieces = [piece async for piece in reader.chunks()]
+    assert b"".join(pieces) == content
+    assert max(len(piece) for piece in pieces) <= READ_SIZE
+    assert len(served) > 40  # streamed, not read in one go
+
+
+async def test_a_file_before_the_csrf_field_is_seen_before_it_is_read() -> None:
+    data = body(("model", "m.tar.gz", os.urandom(2_000_000)), ("csrf", None, b"token"))
+    read, served = counting_reader(data)
+    reader = MultipartReader(BOUNDARY, read)
+    first = await reader.next_part()
+    # The caller (the upload route) refuses here: only the first read of 2 MB has happened.
+    assert first is not None and (first.name, first.filename) == ("model", "m.tar.gz")
+    assert reader.bytes_read == served[0] == READ_SIZE
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        len(f"--{BOUNDARY}"),  # in the first delimiter line
+        len(f"--{BOUNDARY}\r\nContent-Disp"),  # in a header
+        len(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf"\r\n'),  # before CRLF
+        300,  # in the file
+        -len(f"\r\n--{BOUNDARY}--\r\n") + 1,  # in the last delimiter
+        -len(f"--{BOUNDARY}--\r\n"),  # after the file's line break
+        -4,  # "--" of the end, half
+    ],
+)
+async def test_a_truncated_body_is_cut_short(cut: int) -> None:
+    data = body(("csrf", None, b"token"), ("model", "m.tar.gz", os.urandom(1000)))
+    with pytest.raises(MultipartError, match="cut short"):
+        await read_all(data[:cut], 13)
+
+
+async def test_many_parts_are_read_one_by_one() -> None:
+    data = body(*[(f"f{i}", None, str(i).encode()) for i in range(5000)])
+    reader = MultipartReader(BOUNDARY, reader_of(data, READ_SIZE))
+    count = 0
+    while (part := await reader.next_part()) is not None:
+        assert (part.name, await reader.read_field(10)) == (f"f{count}", str(count).encode())
+        count += 1
+    assert count == 5000
+    assert reader.bytes_read == len(data)
+
+
+async def test_many_headers_in_one_part_are_too_large_a_header() -> None:
+    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(3000))
+    data = f"--{BOUNDARY}\r\n".encode() + headers + b"\r\nx\r\n" + f"--{BOUNDARY}--".encode()
+    with pytest.raises(MultipartError, match="too large a header"):
+        await read_all(data, 1000)
