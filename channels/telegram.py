@@ -50,7 +50,18 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    stop_never,
+)
+from tenacity.wait import wait_base
 
+from bot.errors import KopruError
 from bot.settings import Settings
 from bot.storage.store import Claim, Store
 from channels.inbound import (
@@ -91,6 +102,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 UNSUPPORTED_PAYLOAD = "/unsupported_message"
 START_PAYLOAD = "/greet"
 MAX_SEND_ATTEMPTS = 4
+MAX_UPDATE_ATTEMPTS = 5  # polling: tries to process one update before it is skipped
 # An update is a message or a button tap, a few KB; Telegram's own limit is 4,096
 # characters of text. Bodies over this are refused (413) while they arrive.
 MAX_UPDATE_BYTES = 256 * 1024
@@ -178,24 +190,26 @@ class TelegramOutput(OutputChannel):
 
     async def _call(self, chat_id: str, send: Callable[[], Awaitable[Any]]) -> Any:
         # 429: wait as long as Telegram says; network trouble: a short back-off. A chat's
-        # limiter only delays that chat, the global one all chats a little.
-        for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+        # limiter only delays that chat, the global one all chats a little; the pause
+        # between tries is taken outside both.
+        async def once() -> Any:
             async with self._limits.global_limiter, self._limits.for_chat(chat_id):
-                try:
-                    return await send()
-                except RetryAfter as exc:
-                    delay = retry_after_seconds(exc)
-                    if attempt == MAX_SEND_ATTEMPTS:
-                        raise
-                    logger.warning("Telegram asked to wait %.1f s (chat %s)", delay, chat_id)
-                except TelegramBadRequest:
-                    raise  # a NetworkError for PTB, but sending it again cannot help
-                except (TimedOut, NetworkError):
-                    if attempt == MAX_SEND_ATTEMPTS:
-                        raise
-                    delay = 0.5 * 2**attempt
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+                return await send()
+
+        def before_sleep(state: RetryCallState) -> None:
+            if isinstance(_failure(state), RetryAfter) and state.next_action is not None:
+                logger.warning(
+                    "Telegram asked to wait %.1f s (chat %s)", state.next_action.sleep, chat_id
+                )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_worth_sending_again),
+            wait=_send_wait,
+            stop=stop_after_attempt(MAX_SEND_ATTEMPTS),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return await retrying(once)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         for part in split_message(text):
@@ -270,6 +284,56 @@ class HeldTelegramOutput(TelegramOutput):
         self.held.clear()
 
 
+def _failure(state: RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None
+
+
+def _worth_sending_again(exc: BaseException) -> bool:
+    # PTB's BadRequest is a NetworkError, but sending it again cannot help.
+    if isinstance(exc, TelegramBadRequest):
+        return False
+    return isinstance(exc, RetryAfter | TimedOut | NetworkError)
+
+
+def _send_wait(state: RetryCallState) -> float:
+    """As long as Telegram says after a 429; else 1 s, 2 s, 4 s after network trouble."""
+    exc = _failure(state)
+    if isinstance(exc, RetryAfter):
+        return retry_after_seconds(exc)
+    return 0.5 * 2.0**state.attempt_number
+
+
+class _PollWait(wait_base):
+    """Between tries of one getUpdates: as long as Telegram says after a 429; after
+    network trouble 1 s, doubling up to 30 s (a 429 does not count towards it)."""
+
+    def __init__(self) -> None:
+        self._backoff = 1.0
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = _failure(retry_state)
+        if isinstance(exc, RetryAfter):
+            return retry_after_seconds(exc)
+        delay, self._backoff = self._backoff, min(self._backoff * 2, 30.0)
+        return delay
+
+
+def _log_poll_failure(state: RetryCallState) -> None:
+    exc = _failure(state)
+    if not isinstance(exc, RetryAfter) and state.next_action is not None:
+        logger.warning(
+            "Telegram polling failed (%s); retrying in %.0f s", exc, state.next_action.sleep
+        )
+
+
+def _update_wait(state: RetryCallState) -> float:
+    """Polling, between tries of one update: 1 s while it is busy elsewhere, else 2 s,
+    4 s, 8 s, 16 s."""
+    if isinstance(_failure(state), Busy):
+        return 1.0
+    return min(2.0**state.attempt_number, 30.0)
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
     value = exc.retry_after
@@ -311,11 +375,11 @@ class _Limits:
         return limiter
 
 
-class Busy(Exception):
+class Busy(KopruError):
     """The update is being processed elsewhere right now; Telegram should retry later."""
 
 
-class Refused(Exception):
+class UpdateRefused(KopruError):
     """The conversation store is unavailable: the update must be delivered again later."""
 
     def __init__(self, retry_after: int) -> None:
@@ -373,6 +437,8 @@ class TelegramInput(InputChannel):
         self._limits = _Limits(config.messages_per_second)
         self._poller: asyncio.Task[None] | None = None
         self._app: Any = None  # the Sanic app, whose agent knows the conversations
+        # The pause between polling retries (tests record it instead of waiting).
+        self._pause: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -440,7 +506,7 @@ class TelegramInput(InputChannel):
         """Process one update (as Telegram's JSON) exactly once; returns the Claim it found.
 
         Raises BadRequest if it is not an update, Busy if it is being processed elsewhere,
-        Refused if the conversation store is unavailable (deliver it again later).
+        UpdateRefused if the conversation store is unavailable (deliver it again later).
         """
         return await self._handle(check_update(data, self.bot), on_new_message)
 
@@ -460,7 +526,7 @@ class TelegramInput(InputChannel):
         try:
             result = await self._dispatch(update, on_new_message)
             if result is not None and result.outcome is Outcome.UNAVAILABLE:
-                raise Refused(result.retry_after)
+                raise UpdateRefused(result.retry_after)
         except BaseException:
             await asyncio.to_thread(self.store.release_delivery, key)
             raise
@@ -565,25 +631,12 @@ class TelegramInput(InputChannel):
 
     async def _poll(self, on_new_message: OnNewMessage) -> None:
         offset: int | None = None
-        backoff = 1.0
         while True:
-            try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=self.config.poll_timeout, allowed_updates=ALLOWED_UPDATES
-                )
-                backoff = 1.0
-            except RetryAfter as exc:
-                await asyncio.sleep(retry_after_seconds(exc))
-                continue
-            except (TimedOut, NetworkError) as exc:
-                logger.warning("Telegram polling failed (%s); retrying in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
+            updates = await self._get_updates(offset)
             for update in updates:
                 try:
                     await self._process_polled(update, on_new_message)
-                except Refused as exc:
+                except UpdateRefused as exc:
                     # Not processed: keep the offset, so Telegram sends it (and what
                     # follows it) again after the pause.
                     logger.warning("Telegram update %s refused: conversation store "
@@ -594,20 +647,46 @@ class TelegramInput(InputChannel):
                 # Only now is it safe to let Telegram forget the update.
                 offset = update.update_id + 1
 
+    async def _get_updates(self, offset: int | None) -> tuple[Update, ...]:
+        """The next updates, asked for again (for ever) while Telegram is unreachable."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((RetryAfter, TimedOut, NetworkError)),
+            wait=_PollWait(),
+            stop=stop_never,
+            before_sleep=_log_poll_failure,
+            sleep=self._pause,
+        )
+        updates: tuple[Update, ...] = await retrying(
+            self.bot.get_updates,
+            offset=offset,
+            timeout=self.config.poll_timeout,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        return updates
+
     async def _process_polled(self, update: Update, on_new_message: OnNewMessage) -> None:
-        for attempt in range(1, 6):
-            try:
-                await self._handle(update, on_new_message)
-                return
-            except Busy:
-                await asyncio.sleep(1.0)
-            except Refused:
-                raise
-            except Exception:
-                logger.exception("Telegram update %s failed (attempt %d)", update.update_id,
-                                 attempt)  # fmt: skip
-                await asyncio.sleep(min(2.0**attempt, 30.0))
-        logger.error("Telegram update %s given up after 5 attempts", update.update_id)
+        """Process a polled update, trying again a few times; UpdateRefused is raised."""
+
+        def log_failure(state: RetryCallState) -> None:
+            exc = _failure(state)
+            if not isinstance(exc, Busy):
+                logger.error("Telegram update %s failed (attempt %d)", update.update_id,
+                             state.attempt_number, exc_info=exc)  # fmt: skip
+
+        def give_up(state: RetryCallState) -> None:
+            log_failure(state)
+            logger.error("Telegram update %s given up after %d attempts", update.update_id,
+                         state.attempt_number)  # fmt: skip
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(UpdateRefused),
+            wait=_update_wait,
+            stop=stop_after_attempt(MAX_UPDATE_ATTEMPTS),
+            before_sleep=log_failure,
+            retry_error_callback=give_up,
+            sleep=self._pause,
+        )
+        await retrying(self._handle, update, on_new_message)
 
     # --- HTTP -------------------------------------------------------------------------
 
@@ -656,7 +735,7 @@ class TelegramInput(InputChannel):
                 return error_response(refused)
             except Busy:
                 return response.json({"error": "being processed, retry later"}, status=503)
-            except Refused as exc:
+            except UpdateRefused as exc:
                 # No 200: Telegram delivers the update again.
                 return unavailable_response(exc.retry_after)
             except Exception:

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import Field, validator
+
+from bot.config_models import Section, parse_section
 from bot.errors import ConfigError
 
 __all__ = [
@@ -45,18 +48,6 @@ _DAY_NUMBERS: Final = {
 END_OF_DAY: Final = dt.time(0, 0)
 
 _HOURS_RE = re.compile(r"\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*")
-
-_KNOWN_KEYS: Final = frozenset(
-    {
-        "timezone",
-        "days",
-        "hours",
-        "holidays",
-        "queue_timeout_minutes",
-        "ticket_answer_within_hours",
-        "default_wait_minutes",
-    }
-)
 
 _DEFAULT_TIMEZONE: Final = "UTC"
 _DEFAULT_DAYS: Final = frozenset(range(5))
@@ -109,23 +100,21 @@ class AgentDeskConfig:
 
 def _timezone(raw: Any) -> ZoneInfo:
     if not isinstance(raw, str) or not raw.strip():
-        raise ConfigError("agent_desk.timezone must be an IANA time zone name, e.g. Europe/Warsaw")
+        raise ValueError("must be an IANA time zone name, e.g. Europe/Warsaw")
     try:
         return ZoneInfo(raw.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ConfigError(f"agent_desk.timezone: unknown time zone {raw!r}") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {raw!r}") from None
 
 
 def _days(raw: Any) -> frozenset[int]:
     if not isinstance(raw, list) or not raw:
-        raise ConfigError("agent_desk.days must be a non-empty list such as [mon, tue, wed]")
+        raise ValueError("must be a non-empty list such as [mon, tue, wed]")
     days: set[int] = set()
     for item in raw:
         number = _DAY_NUMBERS.get(item.strip().lower()) if isinstance(item, str) else None
         if number is None:
-            raise ConfigError(
-                f"agent_desk.days: {item!r} is not a day name (use {', '.join(DAY_NAMES)})"
-            )
+            raise ValueError(f"{item!r} is not a day name (use {', '.join(DAY_NAMES)})")
         days.add(number)
     return frozenset(days)
 
@@ -133,20 +122,20 @@ def _days(raw: Any) -> frozenset[int]:
 def _hours(raw: Any) -> tuple[dt.time, dt.time]:
     match = _HOURS_RE.fullmatch(raw) if isinstance(raw, str) else None
     if match is None:
-        raise ConfigError(f'agent_desk.hours must look like "09:00-18:00", not {raw!r}')
+        raise ValueError(f'must look like "09:00-18:00", not {raw!r}')
     oh, om, ch, cm = (int(g) for g in match.groups())
     if not (oh <= 23 and om <= 59 and cm <= 59 and (ch <= 23 or (ch == 24 and cm == 0))):
-        raise ConfigError(f"agent_desk.hours: {raw!r} is not a valid time range")
+        raise ValueError(f"{raw!r} is not a valid time range")
     opens = dt.time(oh, om)
     closes = END_OF_DAY if ch == 24 else dt.time(ch, cm)
     if closes != END_OF_DAY and closes <= opens:
-        raise ConfigError(f"agent_desk.hours: closing time must be after opening time in {raw!r}")
+        raise ValueError(f"closing time must be after opening time in {raw!r}")
     return opens, closes
 
 
 def _holidays(raw: Any) -> frozenset[dt.date]:
     if not isinstance(raw, list):
-        raise ConfigError("agent_desk.holidays must be a list of dates (YYYY-MM-DD)")
+        raise ValueError("must be a list of dates (YYYY-MM-DD)")
     holidays: set[dt.date] = set()
     for item in raw:
         # Unquoted YAML dates arrive as datetime.date already.
@@ -157,18 +146,42 @@ def _holidays(raw: Any) -> frozenset[dt.date]:
             if not isinstance(item, str):
                 raise ValueError(item)
             holidays.add(dt.date.fromisoformat(item.strip()))
-        except ValueError as exc:
-            raise ConfigError(f"agent_desk.holidays: {item!r} is not a date (YYYY-MM-DD)") from exc
+        except ValueError:
+            raise ValueError(f"{item!r} is not a date (YYYY-MM-DD)") from None
     return frozenset(holidays)
 
 
-def _positive(raw: Any, key: str) -> float:
+def _positive(raw: Any) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-        raise ConfigError(f"agent_desk.{key} must be a positive number, not {raw!r}")
+        raise ValueError(f"must be a positive number, not {raw!r}")
     value = float(raw)
     if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"agent_desk.{key} must be a positive number, not {raw!r}")
+        raise ValueError(f"must be a positive number, not {raw!r}")
     return value
+
+
+class _AgentDeskSection(Section):
+    """kopru.yml's ``agent_desk`` as written there (minutes and hours, day names)."""
+
+    timezone: ZoneInfo = Field(default_factory=lambda: ZoneInfo(_DEFAULT_TIMEZONE))
+    days: frozenset[int] = _DEFAULT_DAYS
+    hours: tuple[dt.time, dt.time] = (_DEFAULT_OPENS, _DEFAULT_CLOSES)
+    holidays: frozenset[dt.date] = frozenset()
+    queue_timeout_minutes: float = _DEFAULT_QUEUE_TIMEOUT_MINUTES
+    ticket_answer_within_hours: float = _DEFAULT_TICKET_ANSWER_WITHIN_HOURS
+    default_wait_minutes: float = _DEFAULT_WAIT_MINUTES
+
+    _check_timezone = validator("timezone", pre=True, allow_reuse=True)(_timezone)
+    _check_days = validator("days", pre=True, allow_reuse=True)(_days)
+    _check_hours = validator("hours", pre=True, allow_reuse=True)(_hours)
+    _check_holidays = validator("holidays", pre=True, allow_reuse=True)(_holidays)
+    _check_positive = validator(
+        "queue_timeout_minutes",
+        "ticket_answer_within_hours",
+        "default_wait_minutes",
+        pre=True,
+        allow_reuse=True,
+    )(_positive)
 
 
 def parse_agent_desk(raw: Any) -> AgentDeskConfig:
@@ -178,36 +191,19 @@ def parse_agent_desk(raw: Any) -> AgentDeskConfig:
     queue timeout, tickets answered within 4 business hours, a 3-minute default wait.
     Raises ConfigError naming the offending key.
     """
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("agent_desk must be a mapping")
-    unknown = sorted(str(k) for k in raw if k not in _KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"agent_desk: unknown key(s) {', '.join(unknown)}")
-    timezone = _timezone(raw.get("timezone", _DEFAULT_TIMEZONE))
-    days = _days(raw["days"]) if "days" in raw else _DEFAULT_DAYS
-    opens, closes = _hours(raw["hours"]) if "hours" in raw else (_DEFAULT_OPENS, _DEFAULT_CLOSES)
-    holidays = _holidays(raw["holidays"]) if "holidays" in raw else frozenset()
-    queue_timeout = _positive(
-        raw.get("queue_timeout_minutes", _DEFAULT_QUEUE_TIMEOUT_MINUTES), "queue_timeout_minutes"
+    section = parse_section(
+        _AgentDeskSection, raw, "agent_desk", unknown="{where}: unknown key(s) {keys}"
     )
-    answer_within = _positive(
-        raw.get("ticket_answer_within_hours", _DEFAULT_TICKET_ANSWER_WITHIN_HOURS),
-        "ticket_answer_within_hours",
-    )
-    default_wait = _positive(
-        raw.get("default_wait_minutes", _DEFAULT_WAIT_MINUTES), "default_wait_minutes"
-    )
+    opens, closes = section.hours
     return AgentDeskConfig(
-        timezone=timezone,
-        days=days,
+        timezone=section.timezone,
+        days=section.days,
         opens=opens,
         closes=closes,
-        holidays=holidays,
-        queue_timeout=queue_timeout * 60,
-        ticket_answer_within=answer_within * 3600,
-        default_wait=default_wait * 60,
+        holidays=section.holidays,
+        queue_timeout=section.queue_timeout_minutes * 60,
+        ticket_answer_within=section.ticket_answer_within_hours * 3600,
+        default_wait=section.default_wait_minutes * 60,
     )
 
 

@@ -17,8 +17,9 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import validator
 
-from bot.errors import ConfigError
+from bot.config_models import Section, parse_section
 from bot.insights.topics import SELF_SERVICE_INTENTS
 from bot.storage.store import Store
 from bot.storage.tables import surveys
@@ -46,18 +47,24 @@ class SurveyConfig:
     cooldown: float = 7 * DAY  # a customer is not asked again within this many seconds
 
 
+def _days(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw) or raw < 0:
+        raise ValueError("must be a number of days, 0 or more")
+    return float(raw)
+
+
+class _SurveySection(Section):
+    """kopru.yml's ``survey``."""
+
+    cooldown_days: float = 7
+
+    _check_days = validator("cooldown_days", pre=True, allow_reuse=True)(_days)
+
+
 def parse_survey_config(raw: Any) -> SurveyConfig:
-    if raw is None:
-        return SurveyConfig()
-    if not isinstance(raw, dict):
-        raise ConfigError("survey must be a mapping")
-    unknown = set(raw) - {"cooldown_days"}
-    if unknown:
-        raise ConfigError(f"survey: unknown keys {sorted(unknown)}")
-    days = raw.get("cooldown_days", 7)
-    if isinstance(days, bool) or not isinstance(days, int | float) or math.isnan(days) or days < 0:
-        raise ConfigError("survey.cooldown_days must be a number of days, 0 or more")
-    return SurveyConfig(cooldown=float(days) * DAY)
+    """Validate the `survey` section; ConfigError names the problem."""
+    section = parse_section(_SurveySection, raw, "survey")
+    return SurveyConfig(cooldown=section.cooldown_days * DAY)
 
 
 class Step(str, Enum):

@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
-from bot.errors import ConfigError
+from pydantic import validator
+
+from bot.config_models import Section, parse_section
 
 __all__ = [
     "ALL_KINDS",
@@ -342,20 +344,25 @@ class PrivacyConfig:
     slack_card: frozenset[Kind] = ALL_KINDS
 
 
+def _kinds(raw: Any) -> frozenset[Kind]:
+    known = ", ".join(k.value for k in Kind)
+    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw):
+        raise ValueError(f"must be a list of: {known}")
+    for kind in raw:
+        if kind not in {k.value for k in Kind}:
+            raise ValueError(f"unknown kind {kind!r} ({known})")
+    return frozenset(Kind(k) for k in raw)
+
+
+class _PrivacySection(Section):
+    """kopru.yml's ``privacy``."""
+
+    mask_in_slack_card: frozenset[Kind] = ALL_KINDS
+
+    _check_kinds = validator("mask_in_slack_card", pre=True, allow_reuse=True)(_kinds)
+
+
 def parse_privacy_config(raw: Any) -> PrivacyConfig:
     """Validate the `privacy` section; ConfigError names the problem."""
-    if raw is None:
-        return PrivacyConfig()
-    if not isinstance(raw, dict):
-        raise ConfigError("privacy must be a mapping")
-    unknown = set(raw) - {"mask_in_slack_card"}
-    if unknown:
-        raise ConfigError(f"privacy: unknown keys {sorted(map(str, unknown))}")
-    known = ", ".join(k.value for k in Kind)
-    kinds = raw.get("mask_in_slack_card", [k.value for k in Kind])
-    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-        raise ConfigError(f"privacy.mask_in_slack_card must be a list of: {known}")
-    for kind in kinds:
-        if kind not in {k.value for k in Kind}:
-            raise ConfigError(f"privacy.mask_in_slack_card: unknown kind {kind!r} ({known})")
-    return PrivacyConfig(slack_card=frozenset(Kind(k) for k in kinds) | ALWAYS_MASKED)
+    section = parse_section(_PrivacySection, raw, "privacy")
+    return PrivacyConfig(slack_card=section.mask_in_slack_card | ALWAYS_MASKED)

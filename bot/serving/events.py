@@ -23,7 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_fixed
+
 from bot.desk.transcript import first_answer_seconds, session_started_at
+from bot.observability import EVENTS_PORT_ENV, start_metrics_listener
 
 __all__ = ["EVENTS_QUEUE", "FirstAnswer", "FirstAnswers", "consume"]
 
@@ -81,7 +84,9 @@ def consume(
 ) -> None:
     """Consume Rasa's events from RabbitMQ until `stop` is set, reconnecting after a
     broken connection. `record` writes one figure; a message is acknowledged after it.
-    Blocking (aio-pika, the client Rasa's own broker uses, on an event loop of its own)."""
+    Blocking (aio-pika, the client Rasa's own broker uses, on an event loop of its own).
+    Serves /metrics on 127.0.0.1 when KOPRU_EVENTS_METRICS_PORT is set."""
+    start_metrics_listener(EVENTS_PORT_ENV)
     asyncio.run(_consume(url, record, queue, stop or threading.Event(), retry_seconds))
 
 
@@ -95,29 +100,56 @@ async def _consume(
     import aio_pika
     import aio_pika.exceptions
 
+    broken = retry_if_exception_type((aio_pika.exceptions.AMQPError, OSError, asyncio.TimeoutError))
     answers = FirstAnswers()
-    while not stop.is_set():
-        try:
-            connection = await aio_pika.connect(url, timeout=10)
-        except (aio_pika.exceptions.AMQPError, OSError, asyncio.TimeoutError) as exc:
-            logger.warning("RabbitMQ is not reachable (%s); trying again", type(exc).__name__)
-            await asyncio.sleep(retry_seconds)
-            continue
-        try:
-            async with connection:
-                channel = await connection.channel()
-                # Rasa's PikaEventBroker declares the same durable queue.
-                queue = await channel.declare_queue(queue_name, durable=True)
-                while not stop.is_set():
-                    message = await queue.get(no_ack=False, fail=False, timeout=10)
-                    if message is None:
-                        await asyncio.sleep(0.2)  # nothing waiting: look at `stop` again
-                        continue
-                    _handle(message.body, answers, record)
-                    await message.ack()
-        except (aio_pika.exceptions.AMQPError, OSError, asyncio.TimeoutError) as exc:
-            logger.warning("Lost RabbitMQ (%s); reconnecting", type(exc).__name__)
-            await asyncio.sleep(1.0)
+    # Until `stop` is set: connecting is tried every `retry_seconds`; a connection lost
+    # while reading is connected again after a second.
+    connecting = AsyncRetrying(
+        retry=broken,
+        wait=wait_fixed(retry_seconds),
+        stop=lambda _state: stop.is_set(),
+        before_sleep=_log_broken("RabbitMQ is not reachable (%s); trying again"),
+        retry_error_callback=lambda _state: None,
+    )
+    reading = AsyncRetrying(
+        retry=broken,
+        wait=wait_fixed(1.0),
+        stop=lambda _state: stop.is_set(),
+        before_sleep=_log_broken("Lost RabbitMQ (%s); reconnecting"),
+        retry_error_callback=lambda _state: None,
+    )
+
+    async def read() -> None:
+        if stop.is_set():
+            return
+        connection: aio_pika.abc.AbstractConnection | None = await connecting(
+            aio_pika.connect, url, timeout=10
+        )
+        if connection is None:  # `stop` was set while RabbitMQ was unreachable
+            return
+        async with connection:
+            channel = await connection.channel()
+            # Rasa's PikaEventBroker declares the same durable queue.
+            queue = await channel.declare_queue(queue_name, durable=True)
+            while not stop.is_set():
+                message = await queue.get(no_ack=False, fail=False, timeout=10)
+                if message is None:
+                    await asyncio.sleep(0.2)  # nothing waiting: look at `stop` again
+                    continue
+                _handle(message.body, answers, record)
+                await message.ack()
+
+    await reading(read)
+
+
+def _log_broken(text: str) -> Callable[[RetryCallState], None]:
+    """A tenacity `before_sleep` logging `text` with the failure's type name."""
+
+    def log(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        logger.warning(text, type(exc).__name__)
+
+    return log
 
 
 def _handle(body: bytes, answers: FirstAnswers, record: Callable[[FirstAnswer], None]) -> None:

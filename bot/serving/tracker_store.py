@@ -15,18 +15,24 @@ the same keys as Rasa's ``SQL`` type (dialect, url, db, username, password, ...)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bot.errors import TrackerStoreUnavailable
+from bot.storage.retrying import (
+    DATABASE_RETRY_DELAYS,
+    TRANSIENT_DATABASE_ERRORS,
+    is_transient_database_error,
+    stop_after_delays,
+    wait_delays,
+)
 
 __all__ = ["RETRY_DELAYS", "DurableSQLTrackerStore"]
 
@@ -34,12 +40,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Seconds to wait before each retry; a PostgreSQL restart takes about two seconds.
-RETRY_DELAYS: Sequence[float] = (0.2, 0.5, 1.0, 2.0)
-
-# Errors of the connection or the server, worth another try. Integrity or programming
-# errors are bugs and are raised at once.
-_TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+# Seconds to wait before each retry (bot.storage.retrying: the same as Köprü's store).
+RETRY_DELAYS: Sequence[float] = DATABASE_RETRY_DELAYS
 
 
 class DurableSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]
@@ -101,23 +103,35 @@ class DurableSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]
             session.commit()
 
     async def _with_retries(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        delays = list(self.retry_delays)
-        while True:
-            try:
-                return await attempt()
-            except _TRANSIENT as exc:
-                if not delays:
-                    logger.error("Could not %s in the tracker store: %s", what, _short(exc))
-                    raise TrackerStoreUnavailable(f"could not {what}: {_short(exc)}") from exc
-                delay = delays.pop(0)
-                logger.warning(
-                    "Could not %s in the tracker store (%s); trying again in %.1f s",
-                    what, _short(exc), delay,
-                )  # fmt: skip
-                self.engine.dispose()  # drop every pooled connection: they may all be dead
-                await asyncio.sleep(delay)
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            delay = state.next_action.sleep if state.next_action is not None else 0.0
+            logger.warning(
+                "Could not %s in the tracker store (%s); trying again in %.1f s",
+                what, _short(exc), delay,
+            )  # fmt: skip
+            self.engine.dispose()  # drop every pooled connection: they may all be dead
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient_database_error),
+            wait=wait_delays(self.retry_delays),
+            stop=stop_after_delays(self.retry_delays),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+        async def once() -> T:
+            # A coroutine function: AsyncRetrying calls a plain callable (a lambda
+            # returning a coroutine) without awaiting what it returns.
+            return await attempt()
+
+        try:
+            return await retrying(once)
+        except TRANSIENT_DATABASE_ERRORS as exc:  # only raised here once every retry failed
+            logger.error("Could not %s in the tracker store: %s", what, _short(exc))
+            raise TrackerStoreUnavailable(f"could not {what}: {_short(exc)}") from exc
 
 
-def _short(exc: BaseException) -> str:
+def _short(exc: BaseException | None) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import fcntl
 import getpass
 import hashlib
 import hmac
@@ -29,19 +27,21 @@ import os
 import re
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 import yaml
+from pydantic import ValidationError, validator
 
+from bot.config_models import Section, first_problem
 from bot.errors import ConfigError, KopruError
 from bot.settings import Settings
+from bot.storage.files import atomic_write, file_lock
 
 __all__ = [
     "ADMIN",
@@ -77,7 +77,6 @@ MAX_PASSWORD = 1024
 
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 USERNAME_RULE = "1 to 64 lowercase letters, digits and . _ @ -, starting with a letter or a digit"
-_FIELDS = frozenset({"username", "role", "password"})
 FILE_HEADER = (
     "# Köprü dashboard accounts, written by `kopru admin-user` (add, list, remove, passwd).\n"
     "# role: admin (may change things) or viewer (may only look); passwords are hashes.\n"
@@ -161,25 +160,54 @@ class Account:
         return {"username": self.username, "role": self.role, "password": self.password}
 
 
+def _entry_username(value: object) -> str:
+    if not isinstance(value, str) or not valid_username(value):
+        raise ValueError(f"the username must be {USERNAME_RULE}, got {value!r}")
+    return value
+
+
+def _entry_role(value: object) -> str:
+    if value not in ROLES:
+        raise ValueError(f"the role must be admin or viewer, got {value!r}")
+    return str(value)
+
+
+def _entry_password(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("the password must be a hash made by kopru admin-user")
+    try:
+        _parse_hash(value)
+    except ValueError as exc:
+        raise ValueError(f"the password hash {exc}") from None
+    return value
+
+
+class _AccountEntry(Section):
+    """One entry of the accounts file; None only until the validators have run."""
+
+    username: str | None = None
+    role: str | None = None
+    password: str | None = None
+
+    _username = validator("username", pre=True, always=True, allow_reuse=True)(_entry_username)
+    _role = validator("role", pre=True, always=True, allow_reuse=True)(_entry_role)
+    _password = validator("password", pre=True, always=True, allow_reuse=True)(_entry_password)
+
+
 def _account(entry: object, where: str) -> Account:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} must be a mapping with username, role and password")
-    unknown = sorted(str(k) for k in entry if k not in _FIELDS)
-    if unknown:
-        raise ConfigError(f"{where} has unknown keys: {', '.join(unknown)}")
-    username, role, password = entry.get("username"), entry.get("role"), entry.get("password")
-    if not isinstance(username, str) or not valid_username(username):
-        raise ConfigError(f"{where}: the username must be {USERNAME_RULE}, got {username!r}")
-    where = f"{where} ({username})"
-    if role not in ROLES:
-        raise ConfigError(f"{where}: the role must be admin or viewer, got {role!r}")
-    if not isinstance(password, str):
-        raise ConfigError(f"{where}: the password must be a hash made by kopru admin-user")
     try:
-        _parse_hash(password)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: the password hash {exc}") from None
-    return Account(username, str(role), password)
+        checked = _AccountEntry.parse_obj(dict(entry))
+    except ValidationError as exc:
+        problem = first_problem(exc)
+        if problem.key not in (None, "username"):
+            # The username is checked first: here it is a good one, worth naming.
+            where = f"{where} ({entry['username']})"
+        raise ConfigError(
+            problem.text(where, unknown="{where} has unknown keys: {keys}", dotted=False)
+        ) from None
+    return Account(str(checked.username), str(checked.role), str(checked.password))
 
 
 def parse_accounts(text: str, source: str) -> tuple[Account, ...]:
@@ -218,37 +246,7 @@ def save_accounts(path: Path, accounts: Sequence[Account]) -> None:
     body = yaml.safe_dump(
         [a.as_yaml() for a in accounts], sort_keys=False, allow_unicode=True, width=200
     )
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(FILE_HEADER + (body if accounts else ""))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable where directories can sync
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One `kopru admin-user` at a time changes `path` (read, change, write): a lock on its
-    directory, which leaves no lock file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    atomic_write(path, FILE_HEADER + (body if accounts else ""), mode=0o600)
 
 
 def admins_file_from_env(env: Mapping[str, str] | None = None) -> Path:
@@ -370,7 +368,10 @@ def manage(
     if role not in ROLES:
         raise AccountError(f"the role must be admin or viewer, got {role!r}")
     username = _username(name)
-    with _locked(path):
+    # One `kopru admin-user` at a time changes `path` (read, change, write): a lock on its
+    # folder, which leaves no lock file behind.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path.parent):
         accounts = list(load_accounts(path))
         index = next((i for i, a in enumerate(accounts) if a.username == username), None)
         if action == "add":
