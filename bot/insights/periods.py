@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from bot.errors import KopruError
 from bot.insights.analytics import Period
 
 __all__ = ["CLI_NAMES", "DayRange", "PeriodError", "PeriodNames", "parse_day_range"]
@@ -17,7 +18,7 @@ __all__ = ["CLI_NAMES", "DayRange", "PeriodError", "PeriodNames", "parse_day_ran
 _OUTSIDE = "the period is outside the calendar"
 
 
-class PeriodError(ValueError):
+class PeriodError(KopruError, ValueError):
     """The typed period cannot be used; the message says why."""
 
 

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sanic import Request
 from sanic.response import HTTPResponse
 
 from bot.web import admin_answers, admin_intents, admin_review, admin_training
 from bot.web.admin_context import AdminContext
 from bot.web.admin_view import Unreadable, admin_page
-from bot.web.html import render
+from bot.web.templates import render
 
 __all__ = ["register"]
 
 
-def on_unreadable(request: Any, exception: Unreadable) -> HTTPResponse:
-    body = render(
-        '<p class="error" role="alert">{}</p><p>Fix the file (see its history) and reload.</p>',
-        str(exception),
-    )
+def on_unreadable(request: Request, exception: Unreadable) -> HTTPResponse:
+    body = render("unreadable.html", message=str(exception))
     return admin_page(request, "Data unreadable", body, status=503)
 
 

@@ -6,8 +6,11 @@ language to check, preview (its `{placeholders}` filled with sample values) and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+from sanic import Request
 from sanic.response import HTTPResponse
 
 from bot.authoring.answers import Answers, ResponseSummary
@@ -17,11 +20,8 @@ from bot.web.admin_view import (
     Feedback,
     admin_page,
     answer_url,
-    buttons,
     can_change,
     change_notices,
-    csrf_field,
-    feedback_html,
     intent_url,
     language_label,
     load_answers,
@@ -31,9 +31,9 @@ from bot.web.admin_view import (
     run,
     wants_save,
 )
-from bot.web.auth import require_change
-from bot.web.html import Html, join, render, table
+from bot.web.auth import csrf_token, require_change
 from bot.web.responses import redirect
+from bot.web.templates import render
 
 __all__ = ["SAMPLE_VALUES", "register"]
 
@@ -73,34 +73,46 @@ def _faq_intent(response: str) -> str:
 # --- the list ------------------------------------------------------------------------------
 
 
-def _languages_cell(summary: ResponseSummary, languages: Sequence[str]) -> Html:
-    missing = [lang for lang in languages if lang not in summary.languages]
-    present = ", ".join(lang for lang in languages if lang in summary.languages)
-    if not missing:
-        return render("{}", present)
-    return render(
-        '{} <span class="thin" title="Customers in these languages get the English text">'
-        "(no {} ⚠)</span>",
-        present,
-        ", ".join(missing),
-    )
+@dataclass(frozen=True)
+class _Row:
+    """A row of the list (admin_answers.html): the answer's link, the languages it has and
+    lacks; for a plain answer its placeholders and buttons, for a frequent question the
+    counts of its question examples and their link."""
+
+    url: str
+    name: str
+    present: str
+    missing: str
+    placeholders: str = ""
+    buttons: str = ""
+    intent_url: str = ""
+    counts: str = ""
 
 
-def render_list(request: Any, answers: Answers, data: TrainingData) -> Html:
+def _languages(summary: ResponseSummary, languages: Sequence[str]) -> dict[str, str]:
+    return {
+        "present": ", ".join(lang for lang in languages if lang in summary.languages),
+        "missing": ", ".join(lang for lang in languages if lang not in summary.languages),
+    }
+
+
+def render_list(request: Request, answers: Answers, data: TrainingData) -> Markup:
     responses = answers.responses()
-    plain = [r for r in responses if not r.is_faq]
-    faq = [r for r in responses if r.is_faq]
-    rows: list[list[object]] = [
-        [
-            render('<a href="{}">{}</a>', answer_url(r.name), r.name),
-            _languages_cell(r, answers.languages),
-            ", ".join("{" + p + "}" for p in r.placeholders) or "—",
-            "yes" if r.has_buttons else "—",
-        ]
-        for r in plain
+    plain = [
+        _Row(
+            answer_url(r.name),
+            r.name,
+            placeholders=", ".join("{" + p + "}" for p in r.placeholders) or "—",
+            buttons="yes" if r.has_buttons else "—",
+            **_languages(r, answers.languages),
+        )
+        for r in responses
+        if not r.is_faq
     ]
-    faq_rows: list[list[object]] = []
-    for r in faq:
+    faq: list[_Row] = []
+    for r in responses:
+        if not r.is_faq:
+            continue
         intent = _faq_intent(r.name)
         question = data.intent(intent)
         counts = (
@@ -108,43 +120,25 @@ def render_list(request: Any, answers: Answers, data: TrainingData) -> Html:
             if question is not None
             else "no examples"
         )
-        faq_rows.append(
-            [
-                render('<a href="{}">{}</a>', answer_url(r.name), r.faq_key or r.name),
-                _languages_cell(r, answers.languages),
-                render('<a href="{}">{}</a>', intent_url(intent), counts),
-            ]
-        )
-    add = Html("")
-    if can_change(request):
-        add = render(
-            '<p><a class="button" href="/admin/intents/new?name=faq/">Add a frequent question</a>'
-            "</p>"
+        faq.append(
+            _Row(
+                answer_url(r.name),
+                r.faq_key or r.name,
+                intent_url=intent_url(intent),
+                counts=counts,
+                **_languages(r, answers.languages),
+            )
         )
     return render(
-        "<h2>Answers</h2>"
-        '<p class="hint">What the bot says, in each language ({languages}). Open an answer to '
-        "change its text and preview it.</p>{add}{plain}{faq}",
+        "admin_answers.html",
         languages=", ".join(language_label(lang) for lang in answers.languages),
-        add=add,
-        plain=table(
-            "Answers",
-            ["response", "languages", "placeholders", "buttons"],
-            rows,
-            text_columns=4,
-            empty="No answers.",
-        ),
-        faq=table(
-            "Frequent questions: answers (utter_faq/…) and questions (faq/…)",
-            ["question", "answer languages", "question examples"],
-            faq_rows,
-            text_columns=3,
-            empty="No frequent questions.",
-        ),
+        can_change=can_change(request),
+        plain=plain,
+        faq=faq,
     )
 
 
-async def answers_list(request: Any) -> HTTPResponse:
+async def answers_list(request: Request) -> HTTPResponse:
     answers = await load_answers(request)
     data = await load_data(request)
     return admin_page(request, "Answers", render_list(request, answers, data))
@@ -153,148 +147,79 @@ async def answers_list(request: Any) -> HTTPResponse:
 # --- one answer ----------------------------------------------------------------------------
 
 
-def _text_block(css: str, text: str) -> Html:
-    return render('<div class="{}">{}</div>', css, text)
-
-
 def _preview(answers: Answers, name: str, language: str, text: str | None = None) -> str:
     return answers.preview(name, language, text, SAMPLE_VALUES)
 
 
 def _language_section(
-    request: Any, answers: Answers, name: str, language: str, feedback: Feedback | None
-) -> Html:
-    texts = answers.texts(name)
-    text = texts.get(language)
-    label = language_label(language)
-    if text is None:
-        current = render(
-            '<p class="hint">No {} text: customers writing {} get the English one.</p>',
-            label,
-            label,
-        )
-    else:
-        current = render(
-            '<div class="answer-pair"><div><h4>Saved text</h4>{}</div>'
-            "<div><h4>Preview</h4>{}</div></div>",
-            _text_block("answer-text", text),
-            _text_block("preview", _preview(answers, name, language)),
-        )
-    button_list = answers.buttons(name, language)
-    shown_buttons = Html("")
-    if button_list:
-        shown_buttons = render(
-            '<p class="hint">Buttons: {}</p>',
-            join(
-                (
-                    render("<code>{}</code> → <code>{}</code>", b.title, b.payload)
-                    for b in button_list
-                ),
-                ", ",
-            ),
-        )
-    form = Html("")
-    key = f"set:{language}"
-    if can_change(request):
-        mine = feedback is not None and feedback.form == key
-        typed = feedback.value("text") if feedback is not None and mine else (text or "")
-        preview = Html("")
-        if feedback is not None and mine and typed:
-            preview = render(
-                '<div class="checked-preview"><h4>Preview of the text above</h4>{}</div>',
-                _text_block("preview", _preview(answers, name, language, typed)),
-            )
-        form = render(
-            '<form method="post" action="{url}" class="stacked">{csrf}'
-            '<input type="hidden" name="op" value="set">'
-            '<input type="hidden" name="language" value="{code}">'
-            '<label for="text-{code}">New {label} text</label>'
-            '<textarea id="text-{code}" name="text" rows="4">{typed}</textarea>{buttons}</form>'
-            "{feedback}{preview}",
-            url=answer_url(name),
-            csrf=csrf_field(request),
-            code=language,
-            label=label,
-            typed=typed,
-            buttons=buttons(check="Check and preview"),
-            feedback=feedback_html(feedback, key),
-            preview=preview,
-        )
-    return render(
-        '<section class="language" id="lang-{}"><h3>{}</h3>{}{}{}</section>',
-        language,
-        label,
-        current,
-        shown_buttons,
-        form,
-    )
+    request: Request, answers: Answers, name: str, language: str, feedback: Feedback | None
+) -> dict[str, object]:
+    """One language's part of admin_answer.html: its text and preview, buttons, and what
+    the form shows (what was typed, and its preview, after a Check)."""
+    text = answers.texts(name).get(language)
+    mine = feedback is not None and feedback.form == f"set:{language}"
+    typed = feedback.value("text") if feedback is not None and mine else (text or "")
+    return {
+        "code": language,
+        "label": language_label(language),
+        "text": text,
+        "preview": _preview(answers, name, language) if text is not None else None,
+        "buttons": [(b.title, b.payload) for b in answers.buttons(name, language)],
+        "typed": typed,
+        "checked_preview": (
+            _preview(answers, name, language, typed)
+            if mine and typed and can_change(request)
+            else None
+        ),
+    }
 
 
-def _faq_questions(data: TrainingData, name: str) -> Html:
+def _faq_questions(data: TrainingData, name: str) -> dict[str, object]:
     intent = _faq_intent(name)
-    question = data.intent(intent)
-    if question is None:
-        return render("<p>No examples of <code>{}</code>.</p>", intent)
-    lists = join(
-        render(
-            "<details><summary>{} · {} question{}</summary><ul>{}</ul></details>",
-            language_label(lang),
-            len(examples),
-            "" if len(examples) == 1 else "s",
-            join(render("<li>{}</li>", e) for e in examples),
-        )
-        for lang in data.languages
-        for examples in [data.examples(intent, lang)]
-    )
-    return render(
-        '<section class="faq-questions"><h3>The questions</h3><p class="hint">How customers ask '
-        'it (the examples of <a href="{}">{}</a>; edit them there).</p>{}</section>',
-        intent_url(intent),
-        intent,
-        lists,
-    )
+    lists = None
+    if data.intent(intent) is not None:
+        lists = [(language_label(lang), data.examples(intent, lang)) for lang in data.languages]
+    return {"intent": intent, "intent_url": intent_url(intent), "lists": lists}
 
 
 def render_answer(
-    request: Any,
+    request: Request,
     answers: Answers,
     data: TrainingData,
     summary: ResponseSummary,
     feedback: Feedback | None = None,
-) -> Html:
-    placeholders = Html("")
-    if summary.placeholders:
-        placeholders = render(
-            '<p class="hint">Placeholders: {}. The preview fills them with samples: {}.</p>',
-            ", ".join("{" + p + "}" for p in summary.placeholders),
-            "; ".join(
-                f"{p} = {SAMPLE_VALUES[p]}" for p in summary.placeholders if p in SAMPLE_VALUES
-            )
-            or "none known",
-        )
-    faq = _faq_questions(data, summary.name) if summary.is_faq else Html("")
-    sections = join(
-        _language_section(request, answers, summary.name, lang, feedback)
-        for lang in answers.languages
-    )
+) -> Markup:
+    changes = can_change(request)
     return render(
-        '<p><a href="/admin/answers">← All answers</a></p><h2>Answer <code>{}</code></h2>{}{}{}',
-        summary.name,
-        placeholders,
-        faq,
-        sections,
+        "admin_answer.html",
+        name=summary.name,
+        placeholders=", ".join("{" + p + "}" for p in summary.placeholders),
+        samples="; ".join(
+            f"{p} = {SAMPLE_VALUES[p]}" for p in summary.placeholders if p in SAMPLE_VALUES
+        )
+        or "none known",
+        faq=_faq_questions(data, summary.name) if summary.is_faq else None,
+        sections=[
+            _language_section(request, answers, summary.name, lang, feedback)
+            for lang in answers.languages
+        ],
+        can_change=changes,
+        url=answer_url(summary.name),
+        csrf=csrf_token(request) if changes else "",
+        feedback=feedback,
     )
 
 
-async def answer_page(request: Any, raw_name: str) -> HTTPResponse:
+async def answer_page(request: Request, raw_name: str) -> HTTPResponse:
     name = path_name(raw_name)
     answers = await load_answers(request)
     summary = answers.response(name)
     if summary is None:
         body = render(
-            '<p class="error" role="alert">There is no answer {}.</p>'
-            '<p><a href="/admin/answers">All answers</a></p>',
-            repr(name),
+            "message.html",
+            message=f"There is no answer {name!r}.",
+            link="/admin/answers",
+            link_text="All answers",
         )
         return admin_page(request, "No such answer", body, status=404)
     data = await load_data(request)

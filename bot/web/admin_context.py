@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.authoring.models import ModelRegistry, RasaCluster
 from bot.authoring.trainer import Trainer
@@ -19,6 +19,9 @@ from bot.storage.store import Store
 from bot.storage.trackers import TrackerReader, tracker_db_url
 from bot.web.session import Session
 from bot.web.settings import WebSettings
+
+if TYPE_CHECKING:
+    from sanic import Request
 
 __all__ = ["AdminContext", "Notice", "NoticeKind", "admin_of"]
 
@@ -104,7 +107,7 @@ class AdminContext:
         self.tracker.close()
 
 
-def admin_of(request: Any) -> AdminContext:
+def admin_of(request: Request) -> AdminContext:
     admin = request.app.ctx.admin
     assert isinstance(admin, AdminContext)
     return admin

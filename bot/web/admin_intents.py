@@ -9,8 +9,11 @@ checked before anything is written, under the data lock, comments and layout of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+from sanic import Request
 from sanic.response import HTTPResponse
 
 from bot.authoring.answers import Answers
@@ -27,11 +30,8 @@ from bot.web.admin_view import (
     Feedback,
     admin_page,
     answer_url,
-    buttons,
     can_change,
     change_notices,
-    csrf_field,
-    feedback_html,
     form_lines,
     intent_url,
     language_label,
@@ -39,13 +39,12 @@ from bot.web.admin_view import (
     load_data,
     notify,
     path_name,
-    problems_html,
     run,
     wants_save,
 )
-from bot.web.auth import require_change
-from bot.web.html import Html, join, render, table
+from bot.web.auth import csrf_token, require_change
 from bot.web.responses import redirect
+from bot.web.templates import render
 
 __all__ = ["register"]
 
@@ -61,84 +60,56 @@ def response_for(intent: str) -> str:
 # --- the list ------------------------------------------------------------------------------
 
 
-def _count_cell(summary: IntentSummary, language: str) -> Html:
-    count = summary.counts.get(language, 0)
-    if language in summary.thin_languages:
-        return render('<span class="thin" title="Few examples in this language">{} ⚠</span>', count)
-    return render("{}", count)
+@dataclass(frozen=True)
+class _Row:
+    """A row of the list (admin_intents.html)."""
+
+    url: str
+    name: str
+    answer: str  # the response that answers it
+    answer_url: str | None  # None: there is no such response
+    counts: list[tuple[int, bool]]  # per language: examples, thin
+    total: int
 
 
-def _intents_table(
-    caption: str, intents: Sequence[IntentSummary], data: TrainingData, answers: Answers
-) -> Html:
-    rows: list[list[object]] = []
+def _rows(intents: Sequence[IntentSummary], data: TrainingData, answers: Answers) -> list[_Row]:
+    rows = []
     for summary in intents:
         response = response_for(summary.name)
-        answer: object = "—"
-        if answers.response(response) is not None:
-            answer = render('<a href="{}">{}</a>', answer_url(response), response)
         rows.append(
-            [
-                render('<a href="{}">{}</a>', intent_url(summary.name), summary.name),
-                answer,
-                *(_count_cell(summary, lang) for lang in data.languages),
+            _Row(
+                intent_url(summary.name),
+                summary.name,
+                response,
+                answer_url(response) if answers.response(response) is not None else None,
+                [
+                    (summary.counts.get(lang, 0), lang in summary.thin_languages)
+                    for lang in data.languages
+                ],
                 summary.total,
-            ]
+            )
         )
-    return table(
-        caption,
-        ["intent", "answer", *data.languages, "total"],
-        rows,
-        text_columns=2,
-        empty="No intents yet.",
-    )
+    return rows
 
 
-def render_list(request: Any, data: TrainingData, answers: Answers) -> Html:
+def render_list(request: Request, data: TrainingData, answers: Answers) -> Markup:
     intents = data.intents()
-    plain = [s for s in intents if s.retrieval_intent is None]
-    faq = [s for s in intents if s.retrieval_intent is not None]
-    thin = [s for s in intents if s.thin_languages]
-    add = Html("")
-    if can_change(request):
-        add = render('<p><a class="button" href="{}">Add a new intent</a></p>', NEW_PATH)
-    warning = Html("")
-    if thin:
-        warning = render(
-            '<p class="notice notice-warning">{} intent{} {} thin in some language (⚠): fewer '
-            "than {} examples, or under {}% of the best language. The bot understands those "
-            "customers less well; add examples.</p>",
-            len(thin),
-            "" if len(thin) == 1 else "s",
-            "is" if len(thin) == 1 else "are",
-            THIN_MINIMUM,
-            round(THIN_SHARE * 100),
-        )
-    audit = data.audit()
-    audit_html = Html("")
-    if audit:
-        audit_html = render(
-            '<details class="audit"><summary>{} warning{} about the data as it is</summary>{}'
-            "</details>",
-            len(audit),
-            "" if len(audit) == 1 else "s",
-            problems_html(audit),
-        )
     return render(
-        "<h2>Intents</h2>"
-        '<p class="hint">What customers mean, taught by example messages in each language '
-        "({languages}). Open an intent to add, edit or delete its examples.</p>"
-        "{add}{warning}{audit}{plain}{faq}",
-        languages=", ".join(language_label(lang) for lang in data.languages),
-        add=add,
-        warning=warning,
-        audit=audit_html,
-        plain=_intents_table("Intents", plain, data, answers),
-        faq=_intents_table("Frequent questions (faq/…)", faq, data, answers),
+        "admin_intents.html",
+        languages=list(data.languages),
+        language_labels=", ".join(language_label(lang) for lang in data.languages),
+        can_change=can_change(request),
+        new_url=NEW_PATH,
+        thin=sum(1 for s in intents if s.thin_languages),
+        thin_minimum=THIN_MINIMUM,
+        thin_percent=round(THIN_SHARE * 100),
+        audit=data.audit(),
+        plain=_rows([s for s in intents if s.retrieval_intent is None], data, answers),
+        faq=_rows([s for s in intents if s.retrieval_intent is not None], data, answers),
     )
 
 
-async def intents_list(request: Any) -> HTTPResponse:
+async def intents_list(request: Request) -> HTTPResponse:
     data = await load_data(request)
     answers = await load_answers(request)
     return admin_page(request, "Intents", render_list(request, data, answers))
@@ -147,87 +118,25 @@ async def intents_list(request: Any) -> HTTPResponse:
 # --- one intent ----------------------------------------------------------------------------
 
 
-def _hidden(name: str, value: str) -> Html:
-    return render('<input type="hidden" name="{}" value="{}">', name, value)
-
-
-def _example_item(
-    request: Any, intent: str, language: str, text: str, feedback: Feedback | None
-) -> Html:
-    if not can_change(request):
-        return render('<li class="example">{}</li>', text)
-    key = f"edit:{language}:{text}"
-    value = feedback.value("new", text) if feedback is not None and feedback.form == key else text
-    url = intent_url(intent)
-    return render(
-        '<li class="example">'
-        '<form class="edit-example" method="post" action="{url}">{csrf}{op}{lang}{old}'
-        '<input type="text" name="new" value="{value}" maxlength="500" aria-label="Example">'
-        "{buttons}</form>"
-        '<form class="delete-example" method="post" action="{url}">{csrf}{delete}{lang}{text}'
-        '<button type="submit" class="danger">Delete</button></form>{feedback}</li>',
-        url=url,
-        csrf=csrf_field(request),
-        op=_hidden("op", "edit"),
-        delete=_hidden("op", "delete"),
-        lang=_hidden("language", language),
-        old=_hidden("old", text),
-        text=_hidden("text", text),
-        value=value,
-        buttons=buttons(),
-        feedback=feedback_html(feedback, key),
-    )
-
-
-def _add_form(request: Any, intent: str, language: str, feedback: Feedback | None) -> Html:
-    key = f"add:{language}"
-    typed = feedback.value("texts") if feedback is not None and feedback.form == key else ""
-    return render(
-        '<form class="add-examples" method="post" action="{url}">{csrf}{op}{lang}'
-        '<label for="add-{language}">Add examples in {label}, one per line</label>'
-        '<textarea id="add-{language}" name="texts" rows="3">{typed}</textarea>{buttons}</form>'
-        "{feedback}",
-        url=intent_url(intent),
-        csrf=csrf_field(request),
-        op=_hidden("op", "add"),
-        lang=_hidden("language", language),
-        language=language,
-        label=language_label(language),
-        typed=typed,
-        buttons=buttons(save="Save examples"),
-        feedback=feedback_html(feedback, key),
-    )
-
-
 def _language_section(
-    request: Any,
-    data: TrainingData,
-    summary: IntentSummary,
-    language: str,
-    feedback: Feedback | None,
-) -> Html:
-    examples = data.examples(summary.name, language)
-    thin = Html("")
-    if language in summary.thin_languages:
-        thin = Html('<span class="badge badge-warn">thin ⚠</span>')
-    items = join(_example_item(request, summary.name, language, e, feedback) for e in examples)
-    listing = (
-        render('<ol class="examples">{}</ol>', items)
-        if examples
-        else Html('<p class="hint">No examples in this language yet.</p>')
-    )
-    add = _add_form(request, summary.name, language, feedback) if can_change(request) else Html("")
-    return render(
-        '<section class="language" id="lang-{code}"><h3>{label} · {count} example{s} {thin}'
-        "</h3>{add}{listing}</section>",
-        code=language,
-        label=language_label(language),
-        count=len(examples),
-        s="" if len(examples) == 1 else "s",
-        thin=thin,
-        add=add,
-        listing=listing,
-    )
+    data: TrainingData, summary: IntentSummary, language: str, feedback: Feedback | None
+) -> dict[str, object]:
+    """One language's part of admin_intent.html: its examples (each with what its edit
+    field shows: what was typed after a Check) and the add form's text."""
+
+    def shown(text: str) -> str:
+        if feedback is not None and feedback.form == f"edit:{language}:{text}":
+            return feedback.value("new", text)
+        return text
+
+    add = f"add:{language}"
+    return {
+        "code": language,
+        "label": language_label(language),
+        "thin": language in summary.thin_languages,
+        "examples": [(text, shown(text)) for text in data.examples(summary.name, language)],
+        "typed": feedback.value("texts") if feedback is not None and feedback.form == add else "",
+    }
 
 
 def _answer_texts(form: Any, languages: Sequence[str]) -> dict[str, str]:
@@ -235,86 +144,49 @@ def _answer_texts(form: Any, languages: Sequence[str]) -> dict[str, str]:
     return {lang: text for lang, text in texts.items() if text}
 
 
-def _answer_fields(answers: Answers, values: Mapping[str, str]) -> Html:
-    return join(
-        render(
-            '<label for="answer-{code}">Answer in {label}</label>'
-            '<textarea id="answer-{code}" name="answer_{code}" rows="3">{typed}</textarea>',
-            code=lang,
-            label=language_label(lang),
-            typed=values.get(f"answer_{lang}", ""),
-        )
-        for lang in answers.languages
-    )
-
-
-def _answer_section(
-    request: Any, answers: Answers, summary: IntentSummary, feedback: Feedback | None
-) -> Html:
-    response = response_for(summary.name)
-    if answers.response(response) is not None:
-        return render(
-            '<p>Answered with <a href="{}">{}</a> (edit its text on the Answers page).</p>',
-            answer_url(response),
-            response,
-        )
-    text = render(
-        "<p>No <code>{}</code>: this intent is answered by an action or a story, or not at "
-        "all.</p>",
-        response,
-    )
-    if not can_change(request) or summary.retrieval_intent is not None:
-        return text
-    values = feedback.values if feedback is not None and feedback.form == "answer" else {}
-    opened = Html(" open") if values else Html("")
-    return render(
-        '{text}<details class="add-answer"{opened}><summary>Answer it with a text</summary>'
-        '<form method="post" action="{url}" class="stacked">{csrf}{op}'
-        '<p class="hint">Adds {response} and a rule in data/rules.yml: {intent} → {response}.'
-        "</p>{fields}{buttons}</form>{feedback}</details>",
-        text=text,
-        opened=opened,
-        url=intent_url(summary.name),
-        csrf=csrf_field(request),
-        op=_hidden("op", "answer"),
-        response=response,
-        intent=summary.name,
-        fields=_answer_fields(answers, values),
-        buttons=buttons(save="Add the answer"),
-        feedback=feedback_html(feedback, "answer"),
-    )
+def _answer_languages(answers: Answers) -> list[tuple[str, str]]:
+    return [(lang, language_label(lang)) for lang in answers.languages]
 
 
 def render_intent(
-    request: Any,
+    request: Request,
     data: TrainingData,
     answers: Answers,
     summary: IntentSummary,
     feedback: Feedback | None = None,
     problems: Sequence[Problem] = (),
-) -> Html:
-    counts = ", ".join(f"{summary.counts.get(lang, 0)} {lang}" for lang in data.languages)
-    sections = join(
-        _language_section(request, data, summary, lang, feedback) for lang in data.languages
-    )
+) -> Markup:
+    changes = can_change(request)
+    response = response_for(summary.name)
+    answered = answers.response(response) is not None
+    values = feedback.values if feedback is not None and feedback.form == "answer" else {}
     return render(
-        '<p><a href="/admin/intents">← All intents</a></p>'
-        "<h2>Intent <code>{name}</code></h2>{problems}"
-        '<p class="hint">{total} examples ({counts}).</p>{answer}{sections}',
+        "admin_intent.html",
         name=summary.name,
-        problems=problems_html(problems),
+        url=intent_url(summary.name),
+        problems=problems,
         total=summary.total,
-        counts=counts,
-        answer=_answer_section(request, answers, summary, feedback),
-        sections=sections,
+        counts=", ".join(f"{summary.counts.get(lang, 0)} {lang}" for lang in data.languages),
+        can_change=changes,
+        csrf=csrf_token(request) if changes else "",
+        feedback=feedback,
+        answer={
+            "response": response,
+            "answer_url": answer_url(response) if answered else None,
+            "can_add": changes and summary.retrieval_intent is None,
+            "values": values,
+        },
+        answer_languages=_answer_languages(answers),
+        sections=[_language_section(data, summary, lang, feedback) for lang in data.languages],
     )
 
 
-def _not_found(request: Any, name: str) -> HTTPResponse:
+def _not_found(request: Request, name: str) -> HTTPResponse:
     body = render(
-        '<p class="error" role="alert">There is no intent {} with examples.</p>'
-        '<p><a href="/admin/intents">All intents</a></p>',
-        repr(name),
+        "message.html",
+        message=f"There is no intent {name!r} with examples.",
+        link="/admin/intents",
+        link_text="All intents",
     )
     return admin_page(request, "No such intent", body, status=404)
 
@@ -325,7 +197,7 @@ def _language_problems(data: TrainingData, intent: str, language: str) -> list[P
     return [Problem("unknown_language", f"Unknown language {language!r}.", intent, language)]
 
 
-async def intent_page(request: Any, name: str) -> HTTPResponse:
+async def intent_page(request: Request, name: str) -> HTTPResponse:
     if request.method == "POST":
         return await intent_change(request, name)
     name = path_name(name)
@@ -338,7 +210,7 @@ async def intent_page(request: Any, name: str) -> HTTPResponse:
     return admin_page(request, title, render_intent(request, data, answers, summary))
 
 
-async def intent_change(request: Any, raw_name: str) -> HTTPResponse:
+async def intent_change(request: Request, raw_name: str) -> HTTPResponse:
     require_change(request)
     name = path_name(raw_name)
     data = await load_data(request)
@@ -440,41 +312,22 @@ async def intent_change(request: Any, raw_name: str) -> HTTPResponse:
 
 
 def render_new(
-    request: Any,
+    request: Request,
     data: TrainingData,
     answers: Answers,
     values: Mapping[str, str],
     feedback: Feedback | None = None,
-) -> Html:
-    examples = join(
-        render(
-            '<label for="examples-{code}">Examples in {label}, one per line</label>'
-            '<textarea id="examples-{code}" name="examples_{code}" rows="5">{typed}</textarea>',
-            code=lang,
-            label=language_label(lang),
-            typed=values.get(f"examples_{lang}", ""),
-        )
-        for lang in data.languages
-    )
+) -> Markup:
     return render(
-        '<p><a href="/admin/intents">← All intents</a></p><h2>A new intent</h2>'
-        '<p class="hint">A name of lower-case letters, digits and _ (a frequent question: '
-        "<code>faq/&lt;key&gt;</code>), examples in each language, and the answer: "
-        "<code>utter_&lt;name&gt;</code>, with a rule <em>name → utter_name</em> in "
-        "data/rules.yml (a frequent question is answered by the FAQ rule).</p>"
-        '<form method="post" action="{url}" class="stacked">{csrf}'
-        '<label for="name">Name</label>'
-        '<input id="name" name="name" type="text" value="{name}" maxlength="64" '
-        'autocapitalize="none" spellcheck="false">'
-        "<fieldset><legend>Examples</legend>{examples}</fieldset>"
-        "<fieldset><legend>Answer</legend>{answers}</fieldset>{buttons}</form>{feedback}",
+        "admin_intent_new.html",
+        can_change=True,
         url=NEW_PATH,
-        csrf=csrf_field(request),
+        csrf=csrf_token(request),
         name=values.get("name", ""),
-        examples=examples,
-        answers=_answer_fields(answers, values),
-        buttons=buttons(save="Add the intent"),
-        feedback=feedback_html(feedback, "new"),
+        languages=[(lang, language_label(lang)) for lang in data.languages],
+        answer_languages=_answer_languages(answers),
+        values=values,
+        feedback=feedback,
     )
 
 
@@ -504,15 +357,12 @@ def check_new(
     return problems
 
 
-async def new_intent(request: Any) -> HTTPResponse:
+async def new_intent(request: Request) -> HTTPResponse:
     data = await load_data(request)
     answers = await load_answers(request)
     if request.method != "POST":
         if not can_change(request):
-            body = Html(
-                '<p><a href="/admin/intents">← All intents</a></p><h2>A new intent</h2>'
-                "<p>Adding an intent needs the admin role.</p>"
-            )
+            body = render("admin_intent_new.html", can_change=False)
             return admin_page(request, "A new intent", body)
         values = {"name": (request.args.get("name") or "")[:64]}
         return admin_page(request, "A new intent", render_new(request, data, answers, values))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from markupsafe import Markup
+from sanic import Request
 from sanic.response import HTTPResponse
 
 from bot.authoring.training_data import DataError, Problem, TrainingData
@@ -33,10 +34,7 @@ from bot.web.admin_view import (
     REFUSED,
     Feedback,
     admin_page,
-    buttons,
     can_change,
-    csrf_field,
-    feedback_html,
     intent_url,
     language_label,
     load_data,
@@ -45,9 +43,9 @@ from bot.web.admin_view import (
     timestamp,
     wants_save,
 )
-from bot.web.auth import require_change
-from bot.web.html import Html, join, render
+from bot.web.auth import csrf_token, require_change
 from bot.web.responses import redirect
+from bot.web.templates import render
 
 __all__ = ["LOW_CONFIDENCE", "Review", "collect", "register"]
 
@@ -185,63 +183,23 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f} %"
 
 
-def _add_form(
-    request: Any,
-    data: TrainingData,
-    text: str,
-    language: str | None,
-    guess: str | None,
-    days: int,
-) -> Html:
-    """The small form that adds `text` as an example (or where it is an example already)."""
+def _add(
+    data: TrainingData, text: str, language: str | None, guess: str | None
+) -> dict[str, object]:
+    """What the form that adds `text` as an example shows (admin_review.html's add_form):
+    where it is an example already, else the intent and language chosen for it."""
     places = data.find(text)
     if places:
-        where = ", ".join(f"{intent} ({lang})" for intent, lang in places)
-        return render('<p class="hint known">Already an example of {}.</p>', where)
-    if not can_change(request):
-        return Html("")
-    intents = [s.name for s in data.intents()]
-    choice = guess if guess in intents else None
-    intent_options = join(
-        [render('<option value="">Choose an intent…</option>')]
-        + [
-            render(
-                '<option value="{}"{}>{}</option>',
-                name,
-                Html(" selected") if name == choice else Html(""),
-                name,
-            )
-            for name in intents
-        ]
-    )
-    chosen_language = language if language in data.languages else data.languages[0]
-    language_options = join(
-        render(
-            '<option value="{}"{}>{}</option>',
-            lang,
-            Html(" selected") if lang == chosen_language else Html(""),
-            lang,
-        )
-        for lang in data.languages
-    )
-    return render(
-        '<form class="add-example" method="post" action="{url}">{csrf}'
-        '<input type="hidden" name="days" value="{days}">'
-        '<input type="text" name="text" value="{text}" maxlength="500" aria-label="Example">'
-        '<select name="intent" aria-label="Intent">{intents}</select>'
-        '<select name="language" aria-label="Language">{languages}</select>'
-        "{buttons}</form>",
-        url=ADD_PATH,
-        csrf=csrf_field(request),
-        days=days,
-        text=text,
-        intents=intent_options,
-        languages=language_options,
-        buttons=buttons(save="Add as example"),
-    )
+        return {"known": ", ".join(f"{intent} ({lang})" for intent, lang in places)}
+    return {
+        "known": None,
+        "text": text,
+        "intent": guess,  # selected if it is one of the intents
+        "language": language if language in data.languages else data.languages[0],
+    }
 
 
-def _message_item(request: Any, data: TrainingData, message: Message, days: int) -> Html:
+def _message(data: TrainingData, message: Message) -> dict[str, object]:
     if message.intent == FALLBACK_INTENT:
         guess = (
             f"fallback; best guess {message.guess} ({_percent(message.guess_confidence)})"
@@ -252,242 +210,125 @@ def _message_item(request: Any, data: TrainingData, message: Message, days: int)
     else:
         guess = f"{message.intent} ({_percent(message.confidence)})"
         suggested = message.intent
-    return render(
-        '<li class="review-item"><p><q class="said">{text}</q></p>'
-        '<p class="meta">{at} · {language} · {guess} · conversation <code>{sender}</code></p>'
-        "{form}</li>",
-        text=message.text,
-        at=timestamp(message.at),
-        language=message.language or "language unknown",
-        guess=guess,
-        sender=message.sender_id,
-        form=_add_form(request, data, message.text, message.language, suggested, days),
-    )
+    return {
+        "text": message.text,
+        "at": timestamp(message.at),
+        "language": message.language or "language unknown",
+        "guess": guess,
+        "sender": message.sender_id,
+        "add": _add(data, message.text, message.language, suggested),
+    }
 
 
-def _messages_section(
-    request: Any,
-    data: TrainingData,
-    anchor: str,
-    title: str,
-    hint: str,
-    messages: Sequence[Message],
-    days: int,
-    limit: int,
-) -> Html:
-    more = Html("")
-    if len(messages) >= limit:
-        more = render('<p class="hint">Only the latest {} are shown.</p>', limit)
-    items = (
-        render(
-            '<ol class="review">{}</ol>',
-            join(_message_item(request, data, m, days) for m in messages),
-        )
-        if messages
-        else Html('<p class="hint">None in this period.</p>')
-    )
-    return render(
-        '<section class="review-section" id="{}"><h3>{} <span class="count">{}</span></h3>'
-        '<p class="hint">{}</p>{}{}</section>',
-        anchor,
-        title,
-        len(messages),
-        hint,
-        more,
-        items,
-    )
-
-
-def _escalation_item(request: Any, data: TrainingData, item: Escalation, days: int) -> Html:
+def _escalation(data: TrainingData, item: Escalation) -> dict[str, object]:
     h = item.handoff
-    lines = join(
-        render(
-            '<li><q class="said">{}</q>{}</li>',
-            text,
-            _add_form(request, data, text, h.language, None, days),
-        )
-        for text in item.lines
-    )
     intents = ", ".join(
         f"{i.get('name')} ({_percent(i.get('confidence'))})"
         for i in h.context.get("intents") or []
         if isinstance(i, dict)
     )
-    return render(
-        '<li class="review-item"><p class="meta"><strong>{ref}</strong> · {at} · {channel} · '
-        "{language} · reason: {reason} · {state}{intents}</p>{lines}</li>",
-        ref=h.reference,
-        at=timestamp(h.created_at),
-        channel=h.channel,
-        language=h.language,
-        reason=h.reason.replace("_", " "),
-        state=h.state.value,
-        intents=f" · intents: {intents}" if intents else "",
-        lines=render('<ul class="said-lines">{}</ul>', lines)
-        if item.lines
-        else Html('<p class="hint">No customer lines kept.</p>'),
-    )
+    return {
+        "ref": h.reference,
+        "at": timestamp(h.created_at),
+        "channel": h.channel,
+        "language": h.language,
+        "reason": h.reason.replace("_", " "),
+        "state": h.state.value,
+        "intents": intents,
+        "lines": [{"text": text, "add": _add(data, text, h.language, None)} for text in item.lines],
+    }
 
 
-def _detractor_item(request: Any, data: TrainingData, item: Detractor, days: int) -> Html:
+def _detractor(data: TrainingData, item: Detractor) -> dict[str, object]:
     s = item.survey
-    messages = join(
-        render(
-            '<li><q class="said">{}</q> <span class="meta">{}</span>{}</li>',
-            m.text,
-            f"{m.intent} ({_percent(m.confidence)})" if m.intent else "",
-            _add_form(
-                request,
-                data,
-                m.text,
-                m.language or s.language,
-                m.guess if m.intent == FALLBACK_INTENT else m.intent,
-                days,
-            ),
-        )
-        for m in item.messages
-    )
-    reason = render(" · “{}”", s.reason) if s.reason else Html("")
-    return render(
-        '<li class="review-item"><p class="meta"><strong>NPS {nps}</strong>{reason} · {at} · '
-        "{channel} · {language} · resolved by {resolver} · topics: {intents}</p>{messages}</li>",
-        nps=s.nps,
-        reason=reason,
-        at=timestamp(s.asked_at),
-        channel=s.channel,
-        language=s.language,
-        resolver=s.resolver,
-        intents=", ".join(s.intents) or "–",
-        messages=render('<ul class="said-lines">{}</ul>', messages)
-        if item.messages
-        else Html('<p class="hint">No messages found in the tracker store.</p>'),
-    )
-
-
-def _list_section(anchor: str, title: str, hint: str, items: Sequence[Html], limit: int) -> Html:
-    more = Html("")
-    if len(items) >= limit:
-        more = render('<p class="hint">Only the latest {} are shown.</p>', limit)
-    body = (
-        render('<ol class="review">{}</ol>', join(items))
-        if items
-        else Html('<p class="hint">None in this period.</p>')
-    )
-    return render(
-        '<section class="review-section" id="{}"><h3>{} <span class="count">{}</span></h3>'
-        '<p class="hint">{}</p>{}{}</section>',
-        anchor,
-        title,
-        len(items),
-        hint,
-        more,
-        body,
-    )
+    return {
+        "nps": s.nps,
+        "reason": s.reason,
+        "at": timestamp(s.asked_at),
+        "channel": s.channel,
+        "language": s.language,
+        "resolver": s.resolver,
+        "topics": ", ".join(s.intents) or "–",
+        "messages": [
+            {
+                "text": m.text,
+                "guess": f"{m.intent} ({_percent(m.confidence)})" if m.intent else "",
+                "add": _add(
+                    data,
+                    m.text,
+                    m.language or s.language,
+                    m.guess if m.intent == FALLBACK_INTENT else m.intent,
+                ),
+            }
+            for m in item.messages
+        ],
+    }
 
 
 def render_review(
-    request: Any,
+    request: Request,
     data: TrainingData,
     review: Review,
     days: int,
     limit: int,
     tracker_url: str,
     error: str | None = None,
-) -> Html:
-    quick = join(
-        (
-            render(
-                '<a href="{}?{}"{}>{} day{}</a>',
-                PATH,
-                urlencode({"days": d}),
-                Html(' aria-current="true"') if d == days else Html(""),
-                d,
-                "" if d == 1 else "s",
-            )
-            for d in QUICK_DAYS
-        ),
-        " · ",
-    )
-    problems = []
-    if error:
-        problems.append(render('<p class="error" role="alert">{}</p>', error))
-    if review.tracker_missing:
-        problems.append(
-            render(
-                '<p class="notice notice-warning">No conversations yet: the tracker store {} '
-                "does not exist.</p>",
-                tracker_url,
-            )
-        )
-    if review.tracker_error:
-        problems.append(
-            render(
-                '<p class="error" role="alert">The tracker store cannot be read: {}</p>',
-                review.tracker_error,
-            )
-        )
-    if review.store_error:
-        problems.append(
-            render(
-                '<p class="error" role="alert">Köprü\'s store (escalations, surveys) cannot be '
-                "read: {}</p>",
-                review.store_error,
-            )
-        )
+) -> Markup:
+    changes = can_change(request)
     sections = [
-        _messages_section(
-            request,
-            data,
-            "fallbacks",
-            "Fallbacks",
-            "Messages the bot could not place (nlu_fallback).",
-            review.fallbacks,
-            days,
-            limit,
-        ),
-        _messages_section(
-            request,
-            data,
-            "low-confidence",
-            "Low confidence",
-            f"Messages placed with a confidence under {LOW_CONFIDENCE:.0%}: are they right?",
-            review.low,
-            days,
-            limit,
-        ),
-        _list_section(
-            "escalations",
-            "Escalations",
-            "Conversations handed to a person: what the customer wrote.",
-            [_escalation_item(request, data, e, days) for e in review.escalations],
-            limit,
-        ),
-        _list_section(
-            "detractors",
-            "Detractors (NPS 0–6)",
-            "Conversations whose customer would not recommend the shop.",
-            [_detractor_item(request, data, d, days) for d in review.detractors],
-            limit,
-        ),
+        {
+            "kind": "message",
+            "anchor": "fallbacks",
+            "title": "Fallbacks",
+            "hint": "Messages the bot could not place (nlu_fallback).",
+            "items": [_message(data, m) for m in review.fallbacks],
+        },
+        {
+            "kind": "message",
+            "anchor": "low-confidence",
+            "title": "Low confidence",
+            "hint": (
+                f"Messages placed with a confidence under {LOW_CONFIDENCE:.0%}: are they right?"
+            ),
+            "items": [_message(data, m) for m in review.low],
+        },
+        {
+            "kind": "escalation",
+            "anchor": "escalations",
+            "title": "Escalations",
+            "hint": "Conversations handed to a person: what the customer wrote.",
+            "items": [_escalation(data, e) for e in review.escalations],
+        },
+        {
+            "kind": "detractor",
+            "anchor": "detractors",
+            "title": "Detractors (NPS 0–6)",
+            "hint": "Conversations whose customer would not recommend the shop.",
+            "items": [_detractor(data, d) for d in review.detractors],
+        },
     ]
     return render(
-        "<h2>Review</h2>"
-        '<p class="hint">Customer messages of the last {days} day{s} worth a look; add the '
-        "ones the bot should understand as examples of an intent (then train).</p>"
-        '<nav class="quick" aria-label="Period">Show the last {quick}</nav>{problems}'
-        '<p class="review-counts"><a href="#fallbacks">{f} fallbacks</a> · '
-        '<a href="#low-confidence">{low} low confidence</a> · '
-        '<a href="#escalations">{e} escalations</a> · <a href="#detractors">{d} detractors</a>'
-        "</p>{sections}",
+        "admin_review.html",
         days=days,
-        s="" if days == 1 else "s",
-        quick=quick,
-        problems=join(problems),
-        f=len(review.fallbacks),
-        low=len(review.low),
-        e=len(review.escalations),
-        d=len(review.detractors),
-        sections=join(sections),
+        quick=[(f"{PATH}?{urlencode({'days': d})}", d, d == days) for d in QUICK_DAYS],
+        error=error,
+        tracker_missing=review.tracker_missing,
+        tracker_url=tracker_url,
+        tracker_error=review.tracker_error,
+        store_error=review.store_error,
+        counts={
+            "fallbacks": len(review.fallbacks),
+            "low": len(review.low),
+            "escalations": len(review.escalations),
+            "detractors": len(review.detractors),
+        },
+        limit=limit,
+        sections=sections,
+        can_change=changes,
+        csrf=csrf_token(request) if changes else "",
+        add_url=ADD_PATH,
+        intents=[s.name for s in data.intents()],
+        languages=list(data.languages),
     )
 
 
@@ -503,7 +344,7 @@ def _days(raw: str | None, default: int) -> tuple[int, str | None]:
     return days, None
 
 
-async def review_page(request: Any) -> HTTPResponse:
+async def review_page(request: Request) -> HTTPResponse:
     admin = admin_of(request)
     days, error = _days(request.args.get("days"), admin.settings.review_days)
     until = time.time()
@@ -518,57 +359,27 @@ async def review_page(request: Any) -> HTTPResponse:
 
 
 def _add_page(
-    request: Any, data: TrainingData, values: dict[str, str], feedback: Feedback, days: int
-) -> Html:
+    request: Request, data: TrainingData, values: dict[str, str], feedback: Feedback, days: int
+) -> Markup:
     intents = [s.name for s in data.intents()]
-    intent_options = join(
-        render(
-            '<option value="{}"{}>{}</option>',
-            name,
-            Html(" selected") if name == values.get("intent") else Html(""),
-            name,
-        )
-        for name in intents
-    )
-    language_options = join(
-        render(
-            '<option value="{}"{}>{}</option>',
-            lang,
-            Html(" selected") if lang == values.get("language") else Html(""),
-            language_label(lang),
-        )
-        for lang in data.languages
-    )
     intent = values.get("intent", "")
-    link = (
-        render('<p>See <a href="{}">{}</a>.</p>', intent_url(intent), intent)
-        if intent in intents
-        else Html("")
-    )
     return render(
-        '<p><a href="{back}">← Back to the review</a></p><h2>Add an example</h2>'
-        '<form method="post" action="{url}" class="stacked">{csrf}'
-        '<input type="hidden" name="days" value="{days}">'
-        '<label for="text">Example</label>'
-        '<input id="text" type="text" name="text" value="{text}" maxlength="500">'
-        '<label for="intent">Intent</label><select id="intent" name="intent">{intents}</select>'
-        '<label for="language">Language</label>'
-        '<select id="language" name="language">{languages}</select>{buttons}</form>'
-        "{feedback}{link}",
+        "admin_review_add.html",
         back=f"{PATH}?{urlencode({'days': days})}",
         url=ADD_PATH,
-        csrf=csrf_field(request),
+        csrf=csrf_token(request),
         days=days,
         text=values.get("text", ""),
-        intents=intent_options,
-        languages=language_options,
-        buttons=buttons(save="Add as example"),
-        feedback=feedback_html(feedback, "add"),
-        link=link,
+        intent=intent,
+        language=values.get("language"),
+        intents=intents,
+        languages=[(lang, language_label(lang)) for lang in data.languages],
+        feedback=feedback,
+        intent_url=intent_url(intent) if intent in intents else None,
     )
 
 
-async def add_example(request: Any) -> HTTPResponse:
+async def add_example(request: Request) -> HTTPResponse:
     require_change(request)
     admin = admin_of(request)
     form = request.form

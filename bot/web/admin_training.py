@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sanic import Request
 from sanic.response import HTTPResponse
 
 from bot.authoring.model_archive import (
@@ -35,19 +36,20 @@ from bot.authoring.training import data_fingerprint
 from bot.errors import KopruError
 from bot.web.accounts import ADMIN
 from bot.web.admin_context import AdminContext, admin_of
-from bot.web.admin_view import admin_page, can_change, csrf_field, notify, run, timestamp
+from bot.web.admin_view import admin_page, can_change, notify, run, timestamp
 from bot.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
     EXPIRED_CHANGE,
-    Refused,
+    SignInRefused,
+    csrf_token,
     require_change,
     require_role,
 )
 from bot.web.context import web_of
-from bot.web.html import Html, join, render, table
 from bot.web.multipart import MultipartError, MultipartReader, boundary_of
 from bot.web.responses import redirect
+from bot.web.templates import render
 
 __all__ = ["LOG_LINES_SHOWN", "REFRESH_SECONDS", "UPLOAD_FIELD", "UPLOAD_PATH", "register"]
 
@@ -89,195 +91,56 @@ def _size(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def _status_section(admin: AdminContext, now: Serving, fingerprint: str) -> Html:
-    if now.error is not None:
-        active = render(
-            '<p class="error" role="alert">The Rasa server cannot tell which model it serves: '
-            "{}</p>",
-            now.error,
-        )
-        if not admin.settings.rasa_token:
-            active = Html(
-                active
-                + '<p class="hint">The web app has no token for the Rasa server\'s HTTP API: '
-                "set KOPRU_API_TOKEN (and KOPRU_RASA_URL), as <code>kopru run</code> does.</p>"
-            )
-    elif now.file is None:
-        active = Html("<p>The Rasa server serves <strong>no model</strong>.</p>")
-    elif now.model is None:
-        active = render(
-            "<p>Active model: <strong>{}</strong> (not in {}).</p>", now.file, admin.models_dir
-        )
-    else:
-        active = render(
-            '<p>Active model: <strong id="active-model">{}</strong>, trained {}.</p>',
-            now.model.name,
-            timestamp(now.model.created_at.timestamp()),
-        )
-    data_hash = now.model.data_hash if now.model is not None else None
-    if data_hash is None:
-        changed = render(
-            '<p class="hint">Data fingerprint: <code id="fingerprint">{}</code>.</p>', fingerprint
-        )
-    elif data_hash == fingerprint:
-        changed = render(
-            '<p class="notice notice-ok" id="data-state">The active model is trained on the '
-            "current data (fingerprint <code>{}</code>).</p>",
-            fingerprint,
-        )
-    else:
-        changed = render(
-            '<p class="notice notice-warning" id="data-state">The data changed since the '
-            "active model was trained (fingerprint <code>{}</code>, the model's <code>{}</code>): "
-            "train a new model to use the changes.</p>",
-            fingerprint,
-            data_hash,
-        )
-    return render('<section class="status"><h3>The running bot</h3>{}{}</section>', active, changed)
+@dataclass(frozen=True)
+class _ModelRow:
+    """A row of the models table (admin_training.html)."""
+
+    name: str
+    trained: str
+    active: bool
+    current: bool  # trained on the current data
+    switch: str  # the button's label ("" for none)
+    size: str
 
 
-def _train_form(request: Any, running: bool) -> Html:
-    if not can_change(request):
-        return Html("")
-    if running:
-        return render(
-            '<form method="post" action="{}" class="inline">{}'
-            '<input type="hidden" name="op" value="cancel">'
-            '<button type="submit" class="danger">Stop the training</button></form>',
-            PATH,
-            csrf_field(request),
-        )
-    return render(
-        '<form method="post" action="{}" class="inline">{}'
-        '<input type="hidden" name="op" value="train">'
-        '<button type="submit">Train a new model</button> '
-        '<label class="check"><input type="checkbox" name="force" value="1"> even if a model '
-        "for this data exists</label></form>",
-        PATH,
-        csrf_field(request),
-    )
-
-
-def _upload_form(request: Any, limits: Limits) -> Html:
-    if not can_change(request):
-        return Html("")
-    # The CSRF field first: the server checks it before it reads the file.
-    return render(
-        '<form method="post" action="{}" enctype="multipart/form-data" class="upload">{}'
-        '<label for="model-file">Upload a model trained elsewhere: a Rasa 3.6 archive '
-        "(<code>.tar.gz</code>, at most {}). It is checked, stored under a name of its own and "
-        "listed below, where you can activate it.</label> "
-        '<input id="model-file" type="file" name="{}" accept=".tar.gz,.tgz,application/gzip" '
-        'required> <button type="submit" class="secondary">Upload</button></form>',
-        UPLOAD_PATH,
-        csrf_field(request),
-        limits.max_mb,
-        UPLOAD_FIELD,
-    )
-
-
-def _job_section(job: TrainingJob | None) -> Html:
-    if job is None:
-        return Html('<p class="hint">No training since the web app started.</p>')
-    started = timestamp(job.started_at.timestamp()) if job.started_at else "–"
-    duration = f"{job.duration:.0f} s" if job.duration is not None else "–"
-    parts = [
-        render(
-            '<p>Training <code>{}</code>: <strong class="status-{}" id="job-status">{}</strong>'
-            ' · <span id="job-stage">{}</span> · started {} · {}</p>',
-            job.id,
-            job.status,
-            job.status,
-            job.stage,
-            started,
-            duration,
-        ),
-        render(
-            '<p class="progress-line"><progress id="job-progress" max="100" value="{}">{} %'
-            "</progress> <span>{} %</span></p>",
-            job.percent,
-            job.percent,
-            job.percent,
-        ),
-    ]
-    if job.error:
-        parts.append(
-            render(
-                '<div class="error" role="alert"><p>The training failed; the running bot is '
-                'unchanged. Why:</p><pre class="reason">{}</pre></div>',
-                job.error,
-            )
-        )
-    if job.model is not None and job.status == "succeeded":
-        if job.up_to_date:
-            parts.append(
-                render("<p>The model for this data existed already: {}.</p>", job.model.name)
-            )
-        elif job.activated:
-            parts.append(
-                render('<p class="notice notice-ok">New model {} is active.</p>', job.model.name)
-            )
-        elif job.activated is False:
-            parts.append(
-                render(
-                    '<p class="error" role="alert">Model {} was trained, but the running bot '
-                    "could not switch to it (it keeps the model it had): {}</p>",
-                    job.model.name,
-                    job.activation_error or "unknown error",
-                )
-            )
-    lines = list(job.log)[-LOG_LINES_SHOWN:]
-    if lines:
-        parts.append(
-            render(
-                '<details class="log"{}><summary>The log (last {} lines)</summary>'
-                '<pre id="job-log">{}</pre></details>',
-                Html(" open") if not job.done or job.status == "failed" else Html(""),
-                len(lines),
-                "\n".join(lines),
-            )
-        )
-    return join(parts)
-
-
-def _models_table(request: Any, models: list[ModelInfo], now: Serving, fingerprint: str) -> Html:
+def _model_rows(
+    request: Request, models: list[ModelInfo], now: Serving, fingerprint: str
+) -> list[_ModelRow]:
     admin = can_change(request)
     active_name = now.model.name if now.model is not None else now.file
     active_time = now.model.created_at if now.model is not None else None
-    rows: list[list[object]] = []
+    rows = []
     for model in models:
-        marks = []
-        if model.name == active_name:
-            marks.append(Html('<span class="badge">active</span>'))
-        if model.data_hash == fingerprint:
-            marks.append(Html('<span class="badge badge-current">current data</span>'))
-        action: object = ""
+        switch = ""
         if admin and model.name != active_name:
             older = active_time is not None and model.created_at < active_time
-            action = render(
-                '<form method="post" action="{}" class="inline">{}'
-                '<input type="hidden" name="op" value="activate">'
-                '<input type="hidden" name="model" value="{}">'
-                '<button type="submit" class="secondary">{}</button></form>',
-                PATH,
-                csrf_field(request),
-                model.name,
-                "Roll back to this" if older else "Activate",
-            )
+            switch = "Roll back to this" if older else "Activate"
         rows.append(
-            [
-                render("<code>{}</code>", model.name),
+            _ModelRow(
+                model.name,
                 timestamp(model.created_at.timestamp()),
-                join(marks, " "),
-                action,
+                model.name == active_name,
+                model.data_hash == fingerprint,
+                switch,
                 _size(model.size),
-            ]
+            )
         )
-    headers = ["model", "trained", "state", "switch", "size"]
-    return table("Models (newest first)", headers, rows, text_columns=4, empty="No models yet.")
+    return rows
 
 
-async def training_page(request: Any) -> HTTPResponse:
+def _job_context(job: TrainingJob | None) -> dict[str, object]:
+    if job is None:
+        return {"job": None}
+    return {
+        "job": job,
+        "job_started": timestamp(job.started_at.timestamp()) if job.started_at else "–",
+        "job_duration": f"{job.duration:.0f} s" if job.duration is not None else "–",
+        "log_lines": list(job.log)[-LOG_LINES_SHOWN:],
+        "log_open": not job.done or job.status == "failed",
+    }
+
+
+async def training_page(request: Request) -> HTTPResponse:
     if request.method == "POST":
         return await training_change(request)
     limits: Limits = request.app.ctx.model_upload_limits
@@ -287,24 +150,31 @@ async def training_page(request: Any) -> HTTPResponse:
     now = await serving(admin)
     running = admin.trainer.current() is not None
     job = admin.trainer.last()
+    changes = can_change(request)
     body = render(
-        "<h2>Train and switch models</h2>"
-        '<p class="hint">Training reads the data as it is when it starts; when it succeeds the '
-        "running bot switches to the new model without dropping a message. A failed training "
-        "changes nothing.</p>{status}"
-        '<section class="training"><h3>Training</h3>{form}{job}</section>'
-        '<section class="models">{upload}{models}</section>',
-        status=_status_section(admin, now, fingerprint),
-        form=_train_form(request, running),
-        job=_job_section(job),
-        upload=_upload_form(request, limits),
-        models=_models_table(request, models, now, fingerprint),
+        "admin_training.html",
+        can_change=changes,
+        csrf=csrf_token(request) if changes else "",
+        path=PATH,
+        upload_path=UPLOAD_PATH,
+        upload_field=UPLOAD_FIELD,
+        max_mb=limits.max_mb,
+        now=now,
+        no_rasa_token=not admin.settings.rasa_token,
+        models_dir=admin.models_dir,
+        active_trained=(
+            timestamp(now.model.created_at.timestamp()) if now.model is not None else None
+        ),
+        fingerprint=fingerprint,
+        running=running,
+        models=_model_rows(request, models, now, fingerprint),
+        **_job_context(job),
     )
     refresh = REFRESH_SECONDS if running else None
     return admin_page(request, "Train", body, refresh=refresh)
 
 
-async def _start(request: Any, admin: AdminContext) -> None:
+async def _start(request: Request, admin: AdminContext) -> None:
     force = request.form.get("force") == "1"
     try:
         job = admin.trainer.start(force=force)
@@ -342,7 +212,7 @@ async def _start(request: Any, admin: AdminContext) -> None:
         )
 
 
-async def training_change(request: Any) -> HTTPResponse:
+async def training_change(request: Request) -> HTTPResponse:
     require_change(request)
     admin = admin_of(request)
     op = request.form.get("op")
@@ -379,22 +249,16 @@ async def training_change(request: Any) -> HTTPResponse:
     return redirect(PATH)
 
 
-def _upload_refused(request: Any, status: int, message: str) -> HTTPResponse:
+def _upload_refused(request: Request, status: int, message: str) -> HTTPResponse:
     session = request.ctx.session
     logger.warning(
         "Model upload by %s refused (%s): %s", getattr(session, "username", "?"), status, message
     )
-    body = render(
-        '<h2>Upload a model</h2><p class="error" role="alert">{}</p>'
-        '<p class="hint">Nothing was stored; the running bot is unchanged.</p>'
-        '<p><a href="{}">Back to training and models</a></p>',
-        message,
-        PATH,
-    )
+    body = render("admin_upload_refused.html", message=message, back=PATH)
     return admin_page(request, "Upload refused", body, status=status)
 
 
-async def _csrf_ok(request: Any, reader: MultipartReader) -> bool:
+async def _csrf_ok(request: Request, reader: MultipartReader) -> bool:
     """The session's CSRF token from the header, else from the form's first field."""
     session = request.ctx.session
     sessions = web_of(request).sessions
@@ -408,7 +272,7 @@ async def _csrf_ok(request: Any, reader: MultipartReader) -> bool:
     return bool(sessions.csrf_ok(session, token))
 
 
-async def _receive(request: Any, reader: MultipartReader, limits: Limits) -> StoredModel:
+async def _receive(request: Request, reader: MultipartReader, limits: Limits) -> StoredModel:
     """The file of the form, checked and stored (ArchiveRejected, MultipartError)."""
     body_limit = limits.max_bytes + FORM_OVERHEAD
     part = await reader.next_part()
@@ -432,28 +296,28 @@ async def _receive(request: Any, reader: MultipartReader, limits: Limits) -> Sto
         return await run(upload.finish)
 
 
-async def upload_model(request: Any, limits: Limits) -> HTTPResponse:
+async def upload_model(request: Request, limits: Limits) -> HTTPResponse:
     """POST /admin/training/upload (a streaming route: nothing is read before the checks)."""
     session = require_role(request, ADMIN)
+    stream = request.stream
+    assert stream is not None, "Sanic gives every request being handled its stream"
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limits.max_bytes + FORM_OVERHEAD:
         # A client that asked "Expect: 100-continue" must not be told to send the body
         # (Sanic 21 puts a 100 Continue before any answer while it is still owed).
-        if getattr(request.stream, "expecting_continue", False):
-            request.stream.expecting_continue = False
+        if getattr(stream, "expecting_continue", False):
+            stream.expecting_continue = False
         return _upload_refused(
             request, 413, f"The file is larger than the upload limit of {limits.max_mb}."
         )
     body_limit = limits.max_bytes + FORM_OVERHEAD
     try:
-        reader = MultipartReader(
-            boundary_of(request.headers.get("content-type")), request.stream.read
-        )
+        reader = MultipartReader(boundary_of(request.headers.get("content-type")), stream.read)
     except MultipartError as exc:
         return _upload_refused(request, 400, str(exc))
     try:
         if not await _csrf_ok(request, reader):
-            raise Refused(403, EXPIRED_CHANGE)
+            raise SignInRefused(403, EXPIRED_CHANGE)
         stored = await _receive(request, reader, limits)
     except (MultipartError, ArchiveRejected) as exc:
         # Read what is left of an acceptable size, so that the client gets this answer.
@@ -479,9 +343,9 @@ async def upload_model(request: Any, limits: Limits) -> HTTPResponse:
 
 
 def _with_limits(
-    limits: Limits, handler: Callable[[Any, Limits], Awaitable[HTTPResponse]]
-) -> Callable[[Any], Awaitable[HTTPResponse]]:
-    async def route(request: Any) -> HTTPResponse:
+    limits: Limits, handler: Callable[[Request, Limits], Awaitable[HTTPResponse]]
+) -> Callable[[Request], Awaitable[HTTPResponse]]:
+    async def route(request: Request) -> HTTPResponse:
         return await handler(request, limits)
 
     return route

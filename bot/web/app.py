@@ -13,19 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sanic import Sanic
+from sanic import Request, Sanic
 from sanic.config import Config
 from sanic.exceptions import SanicException
-from sanic.response import HTTPResponse, json, raw
+from sanic.response import BaseHTTPResponse, HTTPResponse, json, raw
 
+from bot.storage.store import Store
 from bot.web import admin, auth, dashboard
 from bot.web.accounts import AccountStore, LoginThrottle
 from bot.web.context import WebContext
 from bot.web.data import DataSources, ReportCache
-from bot.web.html import Html, render
 from bot.web.responses import page_response, redirect, text
 from bot.web.session import Sessions
 from bot.web.settings import WebSettings
+from bot.web.templates import render
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
@@ -63,20 +64,20 @@ def _static_files(directory: Path) -> dict[str, tuple[bytes, str]]:
     }
 
 
-async def health(_request: Any) -> HTTPResponse:
+async def health(_request: Request) -> HTTPResponse:
     return json({"status": "ok"})
 
 
-async def home(_request: Any) -> HTTPResponse:
+async def home(_request: Request) -> HTTPResponse:
     return redirect("/dashboard")
 
 
-async def add_security_headers(_request: Any, response: HTTPResponse) -> None:
+async def add_security_headers(_request: Request, response: BaseHTTPResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
 
 
-def on_error(request: Any, exception: BaseException) -> HTTPResponse:
+def on_error(request: Request, exception: BaseException) -> HTTPResponse:
     """Errors as a short page (or text for images): never a traceback."""
     if isinstance(exception, SanicException):
         status = int(getattr(exception, "status_code", 500) or 500)
@@ -90,10 +91,9 @@ def on_error(request: Any, exception: BaseException) -> HTTPResponse:
     ):
         return text(message + "\n", status)
     body = render(
-        '<p class="error" role="alert">{}</p><p><a href="/dashboard">Back to the dashboard</a></p>',
-        message,
+        "message.html", message=message, link="/dashboard", link_text="Back to the dashboard"
     )
-    return page_response(auth.signed_in_page(request, f"Error {status}", Html(body)), status)
+    return page_response(auth.signed_in_page(request, f"Error {status}", body), status)
 
 
 def create_app(
@@ -112,10 +112,16 @@ def create_app(
 
     accounts = AccountStore(settings.admins_file)  # first: a broken file stops the start
     sources = DataSources(settings.database_url, settings.demo_database_url)
+    # Sign-outs and last use of sessions, in the live store (opened on first use).
+    session_store = Store(settings.database_url)
     app.ctx.web = WebContext(
         settings=settings,
         sessions=Sessions(
-            settings.cookie_secret, settings.session_seconds, clock, settings.idle_seconds
+            settings.cookie_secret,
+            settings.session_seconds,
+            clock,
+            settings.idle_seconds,
+            store=session_store,
         ),
         sources=sources,
         reports=ReportCache(
@@ -128,7 +134,7 @@ def create_app(
     )
     statics = _static_files(STATIC_DIR)
 
-    async def static(_request: Any, name: str) -> HTTPResponse:
+    async def static(_request: Request, name: str) -> HTTPResponse:
         found = statics.get(name)
         if found is None:
             return text("Not found.\n", 404)
@@ -138,6 +144,7 @@ def create_app(
 
     async def close_stores(_app: Any, _loop: Any) -> None:
         sources.close()
+        session_store.close()
 
     auth.register(app)
     dashboard.register(app)

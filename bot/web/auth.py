@@ -35,13 +35,17 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 from urllib.parse import quote
 
+from markupsafe import Markup
+from sanic import Request
 from sanic.response import HTTPResponse
 
+from bot.errors import KopruError
 from bot.web.accounts import ADMIN, DUMMY_HASH, MAX_PASSWORD, ROLES, verify_password
 from bot.web.context import WebContext, session_of, web_of
-from bot.web.html import Html, page, render
+from bot.web.html import Html, page
 from bot.web.responses import clear_cookie, page_response, redirect, set_cookie, text
 from bot.web.session import Session
+from bot.web.templates import render as render_template
 
 __all__ = [
     "BUILTIN_ADMIN",
@@ -50,7 +54,7 @@ __all__ = [
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "UNAUTHENTICATED_401_PREFIXES",
-    "Refused",
+    "SignInRefused",
     "admin_changes",
     "check_csrf",
     "csrf_token",
@@ -88,7 +92,7 @@ EXPIRED_CHANGE = "This form has expired. Reload the page and try again."
 VIEWERS_ONLY_LOOK = "Your role ({role}) may look but not change anything."
 
 
-class Refused(Exception):
+class SignInRefused(KopruError):
     """Raised by the guards: answered with `status` and `message` (by `on_refused`), or with
     the login form when `sign_in` is set (a page that needs a session)."""
 
@@ -114,7 +118,7 @@ def safe_next(raw: str | None) -> str:
     return raw
 
 
-def _login_url(request: Any) -> str:
+def _login_url(request: Request) -> str:
     wanted = request.path + (f"?{request.query_string}" if request.query_string else "")
     return f"/login?next={quote(safe_next(wanted), safe='')}"
 
@@ -122,36 +126,36 @@ def _login_url(request: Any) -> str:
 # --- the guards (for route handlers) ---------------------------------------------------------
 
 
-def require_session(request: Any) -> Session:
-    """The signed-in session; else Refused: the login form for GET pages, 401 for changes."""
+def require_session(request: Request) -> Session:
+    """The signed-in session; else SignInRefused: the login form for GET pages, 401 for changes."""
     session = session_of(request)
     if session is None:
-        raise Refused(401, SIGN_IN_FIRST, sign_in=request.method in SAFE_METHODS)
+        raise SignInRefused(401, SIGN_IN_FIRST, sign_in=request.method in SAFE_METHODS)
     return session
 
 
-def require_role(request: Any, role: str = ADMIN) -> Session:
-    """The session, if its role is `role` or above (admin > viewer); else Refused 401/403."""
+def require_role(request: Request, role: str = ADMIN) -> Session:
+    """The session, if its role is `role` or above (admin > viewer); else SignInRefused 401/403."""
     session = require_session(request)
     if _RANK.get(session.role, -1) < _RANK[role]:
-        raise Refused(403, VIEWERS_ONLY_LOOK.format(role=session.role))
+        raise SignInRefused(403, VIEWERS_ONLY_LOOK.format(role=session.role))
     return session
 
 
-def csrf_token(request: Any) -> str:
+def csrf_token(request: Request) -> str:
     """The token for the forms of the signed-in session (the hidden field `csrf`)."""
     return web_of(request).sessions.signer.csrf_token(require_session(request))
 
 
-def check_csrf(request: Any) -> None:
-    """Refused 403 unless the request carries its session's CSRF token (field or header)."""
+def check_csrf(request: Request) -> None:
+    """SignInRefused 403 unless the request carries its session's CSRF token (field or header)."""
     session = session_of(request)
     token = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if session is None or not web_of(request).sessions.csrf_ok(session, token):
-        raise Refused(403, EXPIRED_CHANGE)
+        raise SignInRefused(403, EXPIRED_CHANGE)
 
 
-def require_change(request: Any, role: str = ADMIN) -> Session:
+def require_change(request: Request, role: str = ADMIN) -> Session:
     """What every change must pass: a session (401), the role (403), the CSRF token (403)."""
     session = require_role(request, role)
     check_csrf(request)
@@ -159,7 +163,7 @@ def require_change(request: Any, role: str = ADMIN) -> Session:
 
 
 P = ParamSpec("P")
-Handler = Callable[Concatenate[Any, P], Awaitable[HTTPResponse]]
+Handler = Callable[Concatenate[Request, P], Awaitable[HTTPResponse]]
 
 
 def admin_changes(handler: Handler[P]) -> Handler[P]:
@@ -167,7 +171,7 @@ def admin_changes(handler: Handler[P]) -> Handler[P]:
     needs an admin session and the CSRF token (`require_change`)."""
 
     @functools.wraps(handler)
-    async def guarded(request: Any, /, *args: P.args, **kwargs: P.kwargs) -> HTTPResponse:
+    async def guarded(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> HTTPResponse:
         if request.method in SAFE_METHODS:
             require_session(request)
         else:
@@ -177,7 +181,9 @@ def admin_changes(handler: Handler[P]) -> Handler[P]:
     return guarded
 
 
-def signed_in_page(request: Any, title: str, main: Html, *, refresh: int | None = None) -> Html:
+def signed_in_page(
+    request: Request, title: str, main: Html | Markup, *, refresh: int | None = None
+) -> Html:
     """`html.page` with who is signed in, the sign-out button and the bar of sections (when
     someone is); `refresh`: reload after so many seconds."""
     session = session_of(request)
@@ -193,17 +199,19 @@ def signed_in_page(request: Any, title: str, main: Html, *, refresh: int | None 
     )
 
 
-def on_refused(request: Any, exception: Refused) -> HTTPResponse:
+def on_refused(request: Request, exception: SignInRefused) -> HTTPResponse:
     if exception.sign_in:
         return redirect(_login_url(request))
     if str(getattr(request, "path", "")).startswith(UNAUTHENTICATED_401_PREFIXES):
         return text(exception.message + "\n", exception.status)
-    link = (
-        render('<a href="{}">Sign in</a>', _login_url(request))
+    link, link_text = (
+        (_login_url(request), "Sign in")
         if exception.status == 401
-        else Html('<a href="/dashboard">Back to the dashboard</a>')
+        else ("/dashboard", "Back to the dashboard")
     )
-    body = render('<p class="error" role="alert">{}</p><p>{}</p>', exception.message, link)
+    body = render_template(
+        "message.html", message=exception.message, link=link, link_text=link_text
+    )
     title = "Sign in first" if exception.status == 401 else "Not allowed"
     return page_response(signed_in_page(request, title, body), exception.status)
 
@@ -262,34 +270,14 @@ async def _authenticate(web: WebContext, username: str, password: str) -> _Princ
 
 
 def _login_page(next_path: str, csrf: str, username: str, error: str | None) -> Html:
-    message = render('<p class="error" role="alert">{}</p>', error) if error else Html("")
-    form = render(
-        '<section class="login"><h2>Sign in</h2>{message}'
-        '<form method="post" action="/login">'
-        '<input type="hidden" name="csrf" value="{csrf}">'
-        '<input type="hidden" name="next" value="{next}">'
-        '<label for="username">Username</label>'
-        '<input id="username" name="username" type="text" value="{username}" '
-        'autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="64" '
-        "autofocus>"
-        '<label for="password">Password</label>'
-        '<input id="password" name="password" type="password" '
-        'autocomplete="current-password" required>'
-        '<button type="submit">Sign in</button></form>'
-        '<p class="hint">No account yet? Leave the username empty and enter the admin token as '
-        "the password: the HTTP API token that <code>kopru run</code> prints (or "
-        "KOPRU_ADMIN_TOKEN, KOPRU_API_TOKEN, or the one <code>kopru web</code> printed). "
-        "Accounts are made with <code>kopru admin-user add NAME</code>.</p></section>",
-        message=message,
-        csrf=csrf,
-        next=next_path,
-        username=username,
+    form = render_template(
+        "login.html", csrf=csrf, next_path=next_path, username=username, error=error
     )
     return page("Sign in", form)
 
 
 def _login_response(
-    request: Any, next_path: str, error: str | None, status: int, username: str = ""
+    request: Request, next_path: str, error: str | None, status: int, username: str = ""
 ) -> HTTPResponse:
     web = web_of(request)
     # Keep the nonce of a login form already open: a browser fetching /favicon.ico (sent
@@ -307,14 +295,14 @@ def _login_response(
     return response
 
 
-async def login_form(request: Any) -> HTTPResponse:
+async def login_form(request: Request) -> HTTPResponse:
     next_path = safe_next(request.args.get("next"))
     if session_of(request) is not None:
         return redirect(next_path)
     return _login_response(request, next_path, None, 200)
 
 
-async def login(request: Any) -> HTTPResponse:
+async def login(request: Request) -> HTTPResponse:
     web = web_of(request)
     form = request.form
     next_path = safe_next(form.get("next"))
@@ -334,7 +322,10 @@ async def login(request: Any) -> HTTPResponse:
         return _login_response(request, next_path, BAD_SIGN_IN, 401, username)
     web.throttle.succeeded(keys[:1])
     logger.info("%s signed in (%s) from %s", principal.username, principal.role, request.ip)
-    _session, value = web.sessions.issue(principal.username, principal.role, principal.stamp)
+    # The session store blocks (bot.web.session_records): in a worker thread.
+    _session, value = await asyncio.to_thread(
+        web.sessions.issue, principal.username, principal.role, principal.stamp
+    )
     response = redirect(next_path)
     secure = web.settings.secure_cookies
     set_cookie(response, SESSION_COOKIE, value, max_age=web.sessions.lifetime, secure=secure)
@@ -342,7 +333,7 @@ async def login(request: Any) -> HTTPResponse:
     return response
 
 
-async def logout(request: Any) -> HTTPResponse:
+async def logout(request: Request) -> HTTPResponse:
     web = web_of(request)
     secure = web.settings.secure_cookies
     session = session_of(request)
@@ -351,12 +342,8 @@ async def logout(request: Any) -> HTTPResponse:
         clear_cookie(response, SESSION_COOKIE, secure=secure)
         return response
     if not web.sessions.csrf_ok(session, request.form.get(CSRF_FIELD)):
-        expired = Html(
-            '<p class="error" role="alert">This sign-out form has expired. '
-            '<a href="/dashboard">Back to the dashboard</a></p>'
-        )
-        return page_response(page("Sign out", expired), 403)
-    web.sessions.revoke(session)
+        return page_response(page("Sign out", render_template("signout_expired.html")), 403)
+    await asyncio.to_thread(web.sessions.revoke, session)
     response = redirect("/login")
     clear_cookie(response, SESSION_COOKIE, secure=secure)
     return response
@@ -366,10 +353,10 @@ def _public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-async def gate(request: Any) -> HTTPResponse | None:
+async def gate(request: Request) -> HTTPResponse | None:
     """Request middleware: note the session; turn away the signed-out from private paths."""
     web = web_of(request)
-    session = web.sessions.verify(request.cookies.get(SESSION_COOKIE))
+    session = await asyncio.to_thread(web.sessions.verify, request.cookies.get(SESSION_COOKIE))
     if session is not None and not _still_valid(web, session):
         session = None
     request.ctx.session = session
@@ -378,13 +365,13 @@ async def gate(request: Any) -> HTTPResponse | None:
     if request.path.startswith(UNAUTHENTICATED_401_PREFIXES):
         return text("Sign in first.\n", 401)
     if request.method not in SAFE_METHODS:
-        return on_refused(request, Refused(401, SIGN_IN_FIRST))
+        return on_refused(request, SignInRefused(401, SIGN_IN_FIRST))
     return redirect(_login_url(request))
 
 
 def register(app: Any) -> None:
     app.register_middleware(gate, "request")
-    app.error_handler.add(Refused, on_refused)
+    app.error_handler.add(SignInRefused, on_refused)
     app.add_route(login_form, "/login", methods=["GET"], name="login_form")
     app.add_route(login, "/login", methods=["POST"], name="login")
     app.add_route(logout, "/logout", methods=["POST"], name="logout")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.web.accounts import AccountStore, LoginThrottle
 from bot.web.data import DataSources, ReportCache
 from bot.web.session import Session, Sessions
 from bot.web.settings import WebSettings
+
+if TYPE_CHECKING:
+    from sanic import Request
 
 __all__ = ["WebContext", "session_of", "web_of"]
 
@@ -23,13 +26,13 @@ class WebContext:
     throttle: LoginThrottle
 
 
-def web_of(request: Any) -> WebContext:
+def web_of(request: Request) -> WebContext:
     web = request.app.ctx.web
     assert isinstance(web, WebContext)
     return web
 
 
-def session_of(request: Any) -> Session | None:
+def session_of(request: Request) -> Session | None:
     """The signed-in session (set by the sign-in gate), None when signed out."""
     session = getattr(request.ctx, "session", None)
     return session if isinstance(session, Session) else None

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sanic import Request
 from sanic.response import HTTPResponse, raw
 
 from bot.insights.periods import DayRange, PeriodError, PeriodNames, parse_day_range
@@ -41,7 +42,7 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-def _query(request: Any, web: WebContext) -> _Query:
+def _query(request: Request, web: WebContext) -> _Query:
     args = request.args
     first, last = args.get("from") or "", args.get("to") or ""
     source = args.get("data") or LIVE
@@ -76,7 +77,7 @@ def _unavailable(source: str, exc: Exception) -> str:
     )
 
 
-async def dashboard(request: Any) -> HTTPResponse:
+async def dashboard(request: Request) -> HTTPResponse:
     web = web_of(request)
     session = session_of(request)
     assert session is not None  # the sign-in gate lets no one else through
@@ -101,7 +102,7 @@ async def dashboard(request: Any) -> HTTPResponse:
     return page_response(render_dashboard(replace(view, report=report, label=label)))
 
 
-async def chart(request: Any, filename: str) -> HTTPResponse:
+async def chart(request: Request, filename: str) -> HTTPResponse:
     name = filename.removesuffix(".png")
     if name == filename or name not in CHARTS:
         return text("No such chart.\n", 404)

@@ -1,4 +1,5 @@
-"""The dashboard page as HTML, from a `Report` (pure: no I/O, every value escaped).
+"""The dashboard page as HTML (templates/dashboard.html), from a `Report` (pure: no I/O,
+every value escaped).
 
 Figures are formatted like `kopru report` does (bot.insights.report's helpers): "–" for a
 figure that has nothing to be computed from, percentages with one decimal, durations in s/min/h.
@@ -22,7 +23,8 @@ from bot.insights.report import (
     with_n,
 )
 from bot.web.data import DEMO, LIVE
-from bot.web.html import TITLE, Html, join, page, render, table
+from bot.web.html import TITLE, Html, page
+from bot.web.templates import render
 
 __all__ = ["CHARTS", "QUICK_DAYS", "DashboardView", "render_dashboard"]
 
@@ -37,6 +39,8 @@ CHARTS: Mapping[str, str] = {
 }
 QUICK_DAYS = (7, 30, 90)
 SOURCE_LABELS = {LIVE: "Live data", DEMO: "Demo data"}
+Tile = tuple[str, str, str, str]  # key (its id is tile-<key>), label, value, note
+TableSpec = tuple[str, Sequence[str], Sequence[Sequence[object]], int]  # macros.table's
 
 
 @dataclass(frozen=True)
@@ -52,53 +56,18 @@ class DashboardView:
     user: tuple[str, str] | None = None  # (username, role) of the signed-in account
 
 
-def _period_form(view: DashboardView) -> Html:
+def _sources(view: DashboardView) -> list[tuple[str, str]] | None:
+    """The data sources to choose from (None: only the one shown, as a hidden field)."""
     if view.demo_available or view.source == DEMO:
-        options = join(
-            render(
-                '<option value="{}"{}>{}</option>',
-                key,
-                Html(" selected") if key == view.source else Html(""),
-                label,
-            )
-            for key, label in SOURCE_LABELS.items()
-        )
-        source = render('<label>Data <select name="data">{}</select></label>', options)
-    else:
-        source = render('<input type="hidden" name="data" value="{}">', view.source)
-    quick = join(
-        (
-            render(
-                '<a href="/dashboard?{}">last {} days</a>',
-                urlencode({"days": days, "data": view.source}),
-                days,
-            )
-            for days in QUICK_DAYS
-        ),
-        " · ",
-    )
-    return render(
-        '<section class="controls"><form class="period" method="get" action="/dashboard">'
-        '<label>From <input type="date" name="from" value="{first}" required></label>'
-        '<label>To <input type="date" name="to" value="{last}" required></label>'
-        '{source}<button type="submit">Show</button></form>'
-        '<nav class="quick" aria-label="Quick periods">Show the {quick}</nav></section>',
-        first=view.first,
-        last=view.last,
-        source=source,
-        quick=quick,
-    )
+        return list(SOURCE_LABELS.items())
+    return None
 
 
-def _tile(key: str, label: str, value: str, note: str = "") -> Html:
-    return render(
-        '<div class="tile"><h3>{label}</h3><p class="value" id="tile-{key}">{value}</p>'
-        '<p class="note">{note}</p></div>',
-        key=key,
-        label=label,
-        value=value,
-        note=note,
-    )
+def _quick(view: DashboardView) -> list[tuple[str, int]]:
+    return [
+        ("/dashboard?" + urlencode({"days": days, "data": view.source}), days)
+        for days in QUICK_DAYS
+    ]
 
 
 def _times(median: float | None, p90: float | None) -> tuple[str, str]:
@@ -107,7 +76,7 @@ def _times(median: float | None, p90: float | None) -> tuple[str, str]:
     return duration(median), f"median · p90 {duration(p90)}"
 
 
-def _tiles(f: Figures) -> Html:
+def _tiles(f: Figures) -> list[Tile]:
     nps_note = (
         f"{f.respondents} respondents: {f.promoters} promoters, {f.passives} passives, "
         f"{f.detractors} detractors"
@@ -115,66 +84,49 @@ def _tiles(f: Figures) -> Html:
         else "no respondents"
     )
     escalated = f"{f.escalations} escalated to a person"
-    tiles = [
-        _tile("conversations", "Conversations", str(f.conversations), escalated),
-        _tile("containment", "Containment", percent(f.containment), "handled without a person"),
-        _tile(
+    tiles: list[Tile] = [
+        ("conversations", "Conversations", str(f.conversations), escalated),
+        ("containment", "Containment", percent(f.containment), "handled without a person"),
+        (
             "escalation-rate",
             "Escalation rate",
             percent(f.escalation_rate),
             f"{f.escalations} of {f.conversations} conversations",
         ),
-        _tile(
+        (
             "fcr",
             "First contact resolution",
             percent(f.fcr),
             f"{f.first_contact_resolved} of {f.resolved} resolved",
         ),
-        _tile("nps", "NPS", score(f.nps), nps_note),
-        _tile("csat", "CSAT", percent(f.csat), f"{f.csat_answers} answers (4 or 5 of 5)"),
-        _tile(
+        ("nps", "NPS", score(f.nps), nps_note),
+        ("csat", "CSAT", percent(f.csat), f"{f.csat_answers} answers (4 or 5 of 5)"),
+        (
             "first-answer",
             "Time to first answer",
             *_times(f.first_answer_median, f.first_answer_p90),
         ),
-        _tile(
+        (
             "queue-to-claim",
             "Queue to claim",
             *_times(f.queue_to_claim_median, f.queue_to_claim_p90),
         ),
-        _tile("handling", "Handling time", *_times(f.handling_median, f.handling_p90)),
+        ("handling", "Handling time", *_times(f.handling_median, f.handling_p90)),
     ]
-    return render('<section class="tiles" aria-label="Overall figures">{}</section>', join(tiles))
-
-
-def _charts(view: DashboardView) -> Html:
-    query = urlencode({"from": view.first, "to": view.last, "data": view.source})
-    figures = join(
-        render(
-            '<figure class="chart"><img src="/dashboard/charts/{name}.png?{query}" '
-            'alt="{title}, {label}" width="800" height="400" loading="lazy">'
-            "<figcaption>{title}</figcaption></figure>",
-            name=name,
-            query=query,
-            title=title,
-            label=view.label,
-        )
-        for name, title in CHARTS.items()
-    )
-    return render('<section class="charts" aria-label="Charts">{}</section>', figures)
+    return tiles
 
 
 def _breakdown(
     caption: str, name: str, figures: Mapping[str, Figures], labels: Mapping[str, str]
-) -> Html:
+) -> TableSpec:
     rows: list[Sequence[object]] = [
         [labels.get(key, key), *breakdown_cells(f)] for key, f in figures.items()
     ]
-    return table(caption, [name, *BREAKDOWN_HEADERS], rows)
+    return (caption, [name, *BREAKDOWN_HEADERS], rows, 1)
 
 
-def _tables(report: Report) -> Html:
-    weekly = table(
+def _tables(report: Report) -> list[TableSpec]:
+    weekly: TableSpec = (
         "Weekly (ISO weeks from Monday, UTC)",
         ["week", "from", "conversations", "containment", "NPS (n)", "CSAT (n)"],
         [
@@ -188,22 +140,24 @@ def _tables(report: Report) -> Html:
             ]
             for w in report.weekly
         ],
-        text_columns=2,
+        2,
     )
-    escalation = table(
+    escalation: TableSpec = (
         "Topics that lead to escalation",
         ["topic", "conversations", "escalated", "rate"],
         [
             [t.topic, t.conversations, t.escalated, percent(t.rate)]
             for t in report.escalation_topics
         ],
+        1,
     )
-    detractors = table(
+    detractors: TableSpec = (
         "Topics that lead to detractors (NPS 0–6)",
         ["topic", "respondents", "detractors", "share"],
         [[t.topic, t.respondents, t.detractors, percent(t.share)] for t in report.detractor_topics],
+        1,
     )
-    parts = [
+    return [
         _breakdown("By channel", "channel", report.by_channel, {}),
         _breakdown("By language", "language", report.by_language, {}),
         _breakdown("By topic", "topic", report.by_topic, {}),
@@ -212,24 +166,24 @@ def _tables(report: Report) -> Html:
         escalation,
         detractors,
     ]
-    return render('<section class="tables">{}</section>', join(parts))
 
 
 def render_dashboard(view: DashboardView) -> Html:
-    body = [_period_form(view)]
-    if view.error:
-        body.append(render('<p class="error" role="alert">{}</p>', view.error))
+    """The whole page (dashboard.html in the page shell)."""
+    report: dict[str, object] = {}
     if view.report is not None:
-        badge = SOURCE_LABELS.get(view.source, view.source)
-        body += [
-            render(
-                '<h2 class="period-label">{} <span class="badge badge-{}">{}</span></h2>',
-                view.label,
-                view.source,
-                badge,
-            ),
-            _tiles(view.report.overall),
-            _charts(view),
-            _tables(view.report),
-        ]
-    return page(TITLE, join(body), signout_csrf=view.csrf, user=view.user, current="/dashboard")
+        report = {
+            "tiles": _tiles(view.report.overall),
+            "charts": list(CHARTS.items()),
+            "chart_query": urlencode({"from": view.first, "to": view.last, "data": view.source}),
+            "tables": _tables(view.report),
+        }
+    main = render(
+        "dashboard.html",
+        view=view,
+        sources=_sources(view),
+        quick=_quick(view),
+        badge=SOURCE_LABELS.get(view.source, view.source),
+        **report,
+    )
+    return page(TITLE, main, signout_csrf=view.csrf, user=view.user, current="/dashboard")

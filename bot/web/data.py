@@ -31,7 +31,7 @@ SOURCES = (LIVE, DEMO)
 _CHARTS_LOCK = threading.Lock()
 
 
-class Unavailable(Exception):
+class Unavailable(KopruError):
     """The store cannot be opened or read; the message is for the server log."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from sanic.response import HTTPResponse
 from sanic.response import html as html_response
 from sanic.response import redirect as sanic_redirect
@@ -12,7 +13,7 @@ from bot.web.html import Html
 __all__ = ["clear_cookie", "page_response", "redirect", "set_cookie", "text"]
 
 
-def page_response(document: Html, status: int = 200) -> HTTPResponse:
+def page_response(document: Html | Markup, status: int = 200) -> HTTPResponse:
     response = html_response(str(document), status=status)
     # Pages show customer figures: keep them out of shared and browser caches.
     response.headers["Cache-Control"] = "no-store"
