@@ -13,6 +13,8 @@ Every channel calls :func:`process` around Rasa's ``on_new_message``:
   :class:`~bot.errors.TrackerStoreUnavailable` (a BaseException, so Rasa does not swallow
   it). It becomes :attr:`Outcome.UNAVAILABLE`, which channels answer with 503 and
   ``Retry-After`` so the sender delivers the message again.
+* Each message is counted for Prometheus (bot.observability): received and sent per
+  channel, the seconds to the bot's answer, and the failed actions and store outages.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from sanic.response import HTTPResponse
 
 from bot.errors import TrackerStoreUnavailable
 from bot.nlu.language import choose_language
+from bot.observability import metrics
 from bot.phrases import action_failed_apology, message_too_long
 
 __all__ = [
@@ -170,6 +174,9 @@ async def process(
     Other exceptions (and cancellation) propagate: the channel decides what they mean.
     """
     watch_action_failures()
+    channel, counts = _channel_name(message), metrics()
+    counts.message_received(channel)
+    started, said_before = time.perf_counter(), _said(message.output_channel)
     turn = _Turn()
     token = _current_turn.set(turn)
     try:
@@ -179,17 +186,40 @@ async def process(
         logger.error(
             "conversation store unavailable; message of %s refused (%s)", message.sender_id, exc
         )
+        counts.error("tracker_store")
         return Result(Outcome.UNAVAILABLE, retry_after=int(retry_after))
     finally:
         _current_turn.reset(token)
     if not turn.action_failed:
+        said = _said(message.output_channel) - said_before
+        counts.message_answered(channel, said, time.perf_counter() - started)
         return Result(Outcome.ANSWERED)
+    counts.error("action")
     language = await reply_language(message.sender_id, message.text or "", message.metadata, lookup)
     logger.warning("an action failed for %s; apologising in %s", message.sender_id, language)
     await message.output_channel.send_response(
         message.sender_id, {"text": action_failed_apology(language)}
     )
+    said = _said(message.output_channel) - said_before
+    counts.message_answered(channel, said, time.perf_counter() - started)
     return Result(Outcome.APOLOGISED, language=language)
+
+
+def _channel_name(message: UserMessage) -> str:
+    if message.input_channel:
+        return str(message.input_channel)
+    return str(message.output_channel.name()) if message.output_channel else "unknown"
+
+
+def _said(output: Any) -> int:
+    """How many messages the output channel holds for the customer so far. Every channel
+    that calls :func:`process` collects the turn's messages before sending them (REST and
+    the web chat in the HTTP answer, Telegram until the turn is stored)."""
+    for attribute in ("messages", "held"):
+        collected = getattr(output, attribute, None)
+        if isinstance(collected, list):
+            return len(collected)
+    return 0
 
 
 async def too_long_reply(

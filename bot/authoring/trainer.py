@@ -29,7 +29,6 @@ import asyncio
 import codecs
 import contextlib
 import datetime as dt
-import fcntl
 import os
 import re
 import secrets
@@ -48,7 +47,9 @@ import yaml
 
 from bot.authoring.training import child_env, model_path
 from bot.errors import KopruError
+from bot.observability import metrics
 from bot.settings import PROJECT_ROOT
+from bot.storage.files import LockBusy, file_lock
 
 __all__ = [
     "COMPONENT_SECONDS",
@@ -444,10 +445,12 @@ class Trainer:
             job.model, job.up_to_date, job.finished_at = existing, True, now
             job.log.append(f"The model for the current data exists: {existing.name}")
             self._job, self._task = job, None
+            metrics().training_finished("up_to_date", None)
             return job
         snapshot = _snapshot(self.project_root)
         self._job, self._stop = job, False
         self._task = loop.create_task(self._run(job, snapshot, force))
+        self._task.add_done_callback(lambda _task: _count_training(job))
         return job
 
     async def wait(self) -> TrainingJob | None:
@@ -550,6 +553,12 @@ class Trainer:
             raise
 
 
+def _count_training(job: TrainingJob) -> None:
+    """kopru_training_runs_total and kopru_training_seconds (bot.observability)."""
+    result = "cancelled" if job.error == "The training was cancelled." else job.status
+    metrics().training_finished(result if job.done else "failed", job.duration)
+
+
 def _snapshot(root: Path) -> Path:
     """A copy of what training reads, so that edits during the training change nothing."""
     target = Path(tempfile.mkdtemp(prefix="kopru-train-"))
@@ -617,14 +626,15 @@ def _child_main(argv: Sequence[str] | None = None) -> int:
 
 
 def _lock_is_free(lock_file: Path) -> bool:
-    with lock_file.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
+    try:
+        with file_lock(lock_file, blocking=False):
+            return True
+    except LockBusy:
+        return False
 
 
 if __name__ == "__main__":
+    from bot.quiet import install as quiet_warnings
+
+    quiet_warnings()  # before Rasa is imported: this log is shown on the Training page
     sys.exit(_child_main())

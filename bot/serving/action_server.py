@@ -16,9 +16,10 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
+from bot.observability import ACTIONS_PORT_ENV, metrics, start_metrics_listener
 
 __all__ = [
     "DEFAULT_HOST",
@@ -34,6 +35,10 @@ __all__ = [
     "secret_ok",
     "serve",
 ]
+
+if TYPE_CHECKING:  # sanic is imported when the app is built, not when the config is read
+    from sanic import Request, Sanic
+    from sanic.response import BaseHTTPResponse, HTTPResponse
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +126,7 @@ class ActionServerConfig:
         )
 
 
-def _refused(request: Any, reason: str) -> Any:
+def _refused(request: Request, reason: str) -> HTTPResponse:
     from sanic.response import json
 
     # The presented value is never logged: a wrong secret may be a right one, mistyped.
@@ -131,16 +136,16 @@ def _refused(request: Any, reason: str) -> Any:
     return json({"error": REFUSED_MESSAGE}, status=401)
 
 
-def create_app(secret: str | None, package: str = ACTIONS_PACKAGE) -> Any:
+def create_app(secret: str | None, package: str = ACTIONS_PACKAGE) -> Sanic:
     """rasa-sdk's Sanic app for the actions in `package`, with the secret required on every
     path but /health (when `secret` is None nothing is required: loopback only)."""
     from rasa_sdk.endpoint import create_app as sdk_create_app
     from rasa_sdk.plugin import plugin_manager
 
     # No CORS: only the Rasa server calls this, never a browser.
-    app = sdk_create_app(package, cors_origins=None)
+    app: Sanic = sdk_create_app(package, cors_origins=None)
 
-    async def require_secret(request: Any) -> Any:
+    async def require_secret(request: Request) -> HTTPResponse | None:
         if secret is None or request.path.rstrip("/") in OPEN_PATHS:
             return None
         presented = request.headers.get(SECRET_HEADER)
@@ -150,7 +155,13 @@ def create_app(secret: str | None, package: str = ACTIONS_PACKAGE) -> Any:
             return _refused(request, f"wrong {SECRET_HEADER}")
         return None
 
+    async def count_failures(request: Request, response: BaseHTTPResponse) -> None:
+        # rasa-sdk lets an action's exception reach Sanic, which logs it and answers 500.
+        if getattr(response, "status", 0) >= 500 and request.path.rstrip("/") == "/webhook":
+            metrics().error("action_server")
+
     app.register_middleware(require_secret, "request")
+    app.register_middleware(count_failures, "response")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 
@@ -171,7 +182,15 @@ def serve(config: ActionServerConfig, package: str = ACTIONS_PACKAGE) -> None:
     `kopru run` sets) into the app's config; ACTION_SERVER_SANIC_WORKERS as in rasa-sdk."""
     from rasa_sdk import utils
 
+    from bot.serving.gauges import database_gauges
+    from bot.settings import Settings
+
     app = create_app(config.secret, package)
+    # Off unless KOPRU_ACTIONS_METRICS_PORT is set; a forked Sanic worker
+    # (ACTION_SERVER_SANIC_WORKERS > 1) would count into a registry no one serves.
+    start_metrics_listener(
+        ACTIONS_PORT_ENV, collectors=[database_gauges(Settings.from_env().database_url)]
+    )
     if config.secret is None:
         logger.warning(
             "No %s: any process on this machine may run actions (listening on %s only)",

@@ -3,7 +3,8 @@ starts its other processes: with the log record factory that masks personal data
 secrets installed before Rasa logs anything, and the HTTP API token taken from the
 environment (`KOPRU_RASA_AUTH_TOKEN`) rather than the command line, where any local user
 could read it with `ps`. `run --enable-api` without a token or JWT secret is refused. Rasa's
-message path gets the speed-ups of bot.serving.rasa_speedups (no change in behaviour)."""
+message path gets the speed-ups of bot.serving.rasa_speedups (no change in behaviour). With
+KOPRU_METRICS_PORT set, Prometheus metrics are served on 127.0.0.1 (bot.observability)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ def with_token(argv: Sequence[str], token: str | None) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from bot.privacy.logsafety import install
+    from bot.quiet import install as quiet_warnings
+
+    quiet_warnings()
 
     try:
         args = with_token(sys.argv[1:] if argv is None else argv, os.environ.get(TOKEN_ENV))
@@ -37,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Köprü will not start Rasa: {exc}", file=sys.stderr)
         return 2
     install()
+    from bot.observability import RASA_PORT_ENV, start_metrics_listener
+
+    # The channels count messages into this process's registry (channels/processing.py).
+    start_metrics_listener(RASA_PORT_ENV)
     from bot.serving import rasa_speedups
 
     rasa_speedups.install()

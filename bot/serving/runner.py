@@ -20,6 +20,7 @@ import httpx
 import yaml
 
 from bot.errors import ConfigError, KopruError
+from bot.observability import RASA_PORT_ENV
 from bot.serving.channel_status import channel_lines, format_lines
 
 __all__ = [
@@ -320,6 +321,8 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
             )  # fmt: skip
             health = f"http://127.0.0.1:{port}/webhooks/webchat/health"
             replica_env = rasa_env(env, token)
+            if index and env.get(RASA_PORT_ENV, "").isdigit():  # one /metrics per replica
+                replica_env[RASA_PORT_ENV] = str(int(env[RASA_PORT_ENV]) + index)
             if config.scaled:  # behind nginx's keep-alive connections: see nginx_config
                 replica_env["SANIC_KEEP_ALIVE_TIMEOUT"] = (
                     env.get("SANIC_KEEP_ALIVE_TIMEOUT") or "75"

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from rasa.utils.endpoints import EndpointConfig
 
 MODEL = Path(__file__).resolve().parents[2] / "data" / "models" / "before-layout.tar.gz"
 
@@ -40,3 +41,13 @@ async def test_a_model_trained_before_the_move_loads_and_answers() -> None:
     assert agent.processor is not None
     policies = agent.processor.graph_runner._execution_context.graph_schema.nodes
     assert any(node.uses is KopruPolicy for node in policies.values())
+
+
+def test_an_endpoints_file_written_before_the_move_names_a_tracker_store_that_loads() -> None:
+    from rasa.core.tracker_store import TrackerStore
+
+    from bot.serving.tracker_store import DurableSQLTrackerStore
+
+    endpoint = EndpointConfig(type="bot.tracker_store.DurableSQLTrackerStore", db=":memory:")
+    store = TrackerStore.create(endpoint)
+    assert type(store) is DurableSQLTrackerStore

@@ -1,0 +1,59 @@
+"""A quiet start: third-party deprecation notices hidden, Köprü's own warnings kept.
+
+Importing Rasa 3.6 prints about 80 lines a newcomer can do nothing about: deprecations
+inside TensorFlow, jax, SQLAlchemy (its 2.0 "uber" warning), sanic_cors (distutils),
+matplotlib (pyparsing) and pkg_resources, and TensorFlow's C++ "I tensorflow" lines.
+`install()` is called first thing by each Köprü process's entry point (never on import):
+
+* `DeprecationWarning`, `PendingDeprecationWarning` and their subclasses are ignored unless
+  they are attributed to Köprü's own code (`bot`, `channels`, `actions`): a library call of
+  ours that is deprecated still shows, since a library warns with the caller's module;
+* every other warning (a `UserWarning` about the training data, a `RuntimeWarning`) shows;
+* TensorFlow's C++ logging is limited to errors and SQLAlchemy's 2.0 migration notice is
+  silenced, through the variables those libraries read, unless the operator set them.
+
+`KOPRU_WARNINGS=all` turns this off (these filters are consulted before `-W` and
+`PYTHONWARNINGS` ones).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import warnings
+from collections.abc import MutableMapping
+
+__all__ = ["OWN_MODULES", "install", "quiet_environment"]
+
+OWN_MODULES = r"(bot|channels|actions)(\.|$)"
+SWITCH = "KOPRU_WARNINGS"
+
+_LIBRARY_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ side: errors only
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",  # SQLAlchemy 1.4's "2.0 is coming" notice
+}
+
+
+def quiet_environment(env: MutableMapping[str, str]) -> None:
+    """Set the libraries' own switches in `env` (child processes inherit them)."""
+    if env.get(SWITCH) == "all":
+        return
+    for name, value in _LIBRARY_ENV.items():
+        env.setdefault(name, value)
+
+
+def install() -> None:
+    """Hide third-party deprecation notices in this process; keep Köprü's and real warnings."""
+    quiet_environment(os.environ)
+    if os.environ.get(SWITCH) == "all":
+        return
+    if importlib.util.find_spec("sanic") is not None:
+        # sanic.app puts `filterwarnings("once", DeprecationWarning)` in front of the list
+        # when it is imported (Rasa imports it), which would bring every notice back: let it
+        # do so first, so that the filters below come before its own.
+        importlib.import_module("sanic.app")
+    for category in (DeprecationWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+        # Inserted after, so consulted first: our own code's deprecations still show.
+        warnings.filterwarnings("default", category=category, module=OWN_MODULES)
