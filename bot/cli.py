@@ -27,12 +27,16 @@ def _models_dir(root: Path) -> Path:
 
 
 def _model(args: argparse.Namespace, root: Path) -> Path:
-    from bot.authoring.training import ensure_model
+    from bot.authoring.training import ensure_model, model_path
 
     if getattr(args, "model", None):
         return Path(args.model)
-    print("Checking the model (training only when the data changed)...", flush=True)
-    return ensure_model(root, _models_dir(root))
+    models = _models_dir(root)
+    if not model_path(root, models).exists():
+        # Rasa's training log (and its notes on the data) is for `kopru train`; a failure
+        # shows its end here.
+        print("Training the model for the current data (a minute or two)...", flush=True)
+    return ensure_model(root, models, quiet=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 import warnings
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
+from typing import TextIO
 
 __all__ = ["OWN_MODULES", "install", "quiet_environment"]
 
@@ -57,3 +59,53 @@ def install() -> None:
         warnings.filterwarnings("ignore", category=category)
         # Inserted after, so consulted first: our own code's deprecations still show.
         warnings.filterwarnings("default", category=category, module=OWN_MODULES)
+    # Filters added later come first: Rasa's `filterwarnings("once", UserWarning)` at start
+    # brings back pyparsing's PyparsingDeprecationWarning (both a UserWarning and a
+    # DeprecationWarning). The last word is therefore here, where a warning is shown.
+    if not getattr(warnings.showwarning, "kopru_quiet", False):
+        warnings.showwarning = _without_library_deprecations(warnings.showwarning)
+
+
+def _own_folders() -> tuple[str, ...]:
+    folders = []
+    for package in ("bot", "channels", "actions"):
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folders.append(os.path.join(os.path.realpath(location), ""))
+    return tuple(folders)
+
+
+def _without_library_deprecations(show: Callable[..., None]) -> Callable[..., None]:
+    own = _own_folders()
+
+    def showwarning(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        deprecation = issubclass(category, DeprecationWarning | PendingDeprecationWarning)
+        if deprecation and not os.path.realpath(filename).startswith(own):
+            return
+        show(message, category, filename, lineno, file, line)
+
+    showwarning.kopru_quiet = True  # type: ignore[attr-defined]
+    return showwarning
+
+
+def run_quietly(argv: list[str]) -> None:
+    """`python -m bot.quiet rasa ARGS`: Rasa's own command line (`rasa train` for the
+    trainer) with this module's filters, since `PYTHONWARNINGS` cannot keep ours."""
+    install()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv = ["rasa", *argv]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["rasa"]:
+        sys.exit("usage: python -m bot.quiet rasa ARGS")
+    run_quietly(sys.argv[2:])

@@ -80,7 +80,7 @@ def ensure_model(root: Path, models_dir: Path, *, force: bool = False, quiet: bo
         partial = target.with_name(f".partial-{target.name}")
         partial.unlink(missing_ok=True)
         command = [
-            sys.executable, "-m", "rasa", "train",
+            sys.executable, "-m", "bot.quiet", "rasa", "train",
             "--config", str(root / "config.yml"),
             "--domain", str(root / "domain.yml"),
             "--data", str(root / "data"),

@@ -9,25 +9,29 @@ advisory lock, a lock file beside an SQLite database.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import StoreError
 from bot.storage.files import file_lock
 from bot.storage.migrations import FOLDER, is_kopru_table
 
-__all__ = ["BASELINE", "alembic_config", "current", "heads", "upgrade"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BASELINE", "MigrationError", "alembic_config", "current", "heads", "upgrade"]
 
 # The schema of the last Köprü before the migrations; older databases are brought to it.
 BASELINE = "0001_baseline"
@@ -40,10 +44,26 @@ _POSTGRES_LOCK_KEY = 0x6B6F707275
 _ALEMBIC = threading.Lock()
 
 
+class MigrationError(StoreError):
+    """Alembic refused (a broken migration script, an unknown revision)."""
+
+
+def _alembic() -> ModuleType:
+    """Alembic, imported on first use: importing it logs a line per plugin at INFO."""
+    with _alembic_logs_at(logging.WARNING):
+        import alembic.command
+        import alembic.config
+        import alembic.runtime.migration
+        import alembic.script
+        import alembic.util
+
+    return alembic
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration, built here (there is no alembic.ini): the scripts are in
     the package, and env.py runs on `connection`."""
-    config = Config()
+    config: Config = _alembic().config.Config()
     config.set_main_option("script_location", str(FOLDER).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
     if connection is not None:
@@ -53,7 +73,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @lru_cache(maxsize=1)
 def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+    scripts: ScriptDirectory = _alembic().script.ScriptDirectory.from_config(alembic_config())
+    return scripts
 
 
 def heads() -> list[str]:
@@ -71,6 +92,7 @@ def upgrade(url_or_engine: str | Engine) -> list[str]:
     """Migrate the database to the head; return the revisions applied, oldest first
     (none when it was there already)."""
     with (
+        _alembic_logs_at(logging.WARNING),
         _engine(url_or_engine) as engine,
         _sqlite_lock(engine),
         engine.connect() as conn,
@@ -97,8 +119,31 @@ def _upgrade(conn: Connection) -> list[str]:
         # where missing) and let the migrations take it from there.
         _add_missing_baseline_columns(conn)
     with _ALEMBIC:
-        command.upgrade(alembic_config(conn), "heads")
-    return _applied(before, _revisions(conn))
+        alembic = _alembic()
+        try:
+            alembic.command.upgrade(alembic_config(conn), "heads")
+        except alembic.util.CommandError as exc:
+            raise MigrationError(f"cannot migrate Köprü's tables: {exc}") from exc
+    applied = _applied(before, _revisions(conn))
+    if applied:
+        logger.info(
+            "Köprü's tables migrated: %s", " -> ".join([_shown(before) or "empty", *applied])
+        )
+    return applied
+
+
+@contextmanager
+def _alembic_logs_at(level: int) -> Iterator[None]:
+    """Alembic logs a dozen INFO lines per process start (plugins, the dialect): keep its
+    warnings, say what was applied in one line of our own."""
+    alembic_logger = logging.getLogger("alembic")
+    previous = alembic_logger.level
+    if alembic_logger.getEffectiveLevel() >= logging.INFO:
+        alembic_logger.setLevel(level)
+    try:
+        yield
+    finally:
+        alembic_logger.setLevel(previous)
 
 
 @lru_cache(maxsize=1)
@@ -107,7 +152,7 @@ def _known_revisions() -> frozenset[str]:
 
 
 def _revisions(conn: Connection) -> tuple[str, ...]:
-    return tuple(MigrationContext.configure(conn).get_current_heads())
+    return tuple(_alembic().runtime.migration.MigrationContext.configure(conn).get_current_heads())
 
 
 def _shown(revisions: tuple[str, ...]) -> str | None:
@@ -161,7 +206,7 @@ def _baseline_schema() -> sa.MetaData:
     try:
         with engine.connect() as conn, conn.begin():
             with _ALEMBIC:
-                command.upgrade(alembic_config(conn), BASELINE)
+                _alembic().command.upgrade(alembic_config(conn), BASELINE)
             schema = sa.MetaData()
             schema.reflect(conn, only=lambda name, _meta: is_kopru_table(name))
         return schema

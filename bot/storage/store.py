@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.util import CommandError as AlembicError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from tenacity import Retrying
@@ -128,7 +127,7 @@ class Store:
         """Create Köprü's tables, or migrate them to this version's (bot.storage.migrate)."""
         try:
             migrate.upgrade(self.engine)
-        except (SQLAlchemyError, AlembicError, OSError) as exc:
+        except (SQLAlchemyError, migrate.MigrationError, OSError) as exc:
             raise StoreError(f"cannot create Köprü's tables: {exc}") from exc
 
     def close(self) -> None:

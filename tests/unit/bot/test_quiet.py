@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
 from bot import quiet
+
+
+def _file(module: str) -> str:
+    """Where a warning attributed to `module` comes from: Köprü's folders, or a library's."""
+    if module.split(".")[0] in ("bot", "channels", "actions"):
+        package = importlib.import_module(module.split(".")[0])
+        return str(Path(package.__file__ or "").parent / "module.py")
+    return f"/usr/lib/python3/dist-packages/{module.replace('.', '/')}.py"
 
 
 def _shown(module: str, category: type[Warning]) -> bool:
@@ -16,7 +26,7 @@ def _shown(module: str, category: type[Warning]) -> bool:
         warnings.resetwarnings()
         warnings.simplefilter("default")  # as `python -W default`: everything shows once
         quiet.install()
-        warnings.warn_explicit("notice", category, "file.py", 1, module=module, registry={})
+        warnings.warn_explicit("notice", category, _file(module), 1, module=module, registry={})
     return bool(seen)
 
 
@@ -68,3 +78,30 @@ def test_importing_rasa_after_install_prints_no_deprecation() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Deprecat" not in done.stderr, done.stderr[-2000:]
     assert "I tensorflow" not in done.stderr, done.stderr[-2000:]
+
+
+def test_a_filter_added_later_does_not_bring_a_library_deprecation_back() -> None:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.resetwarnings()
+        quiet.install()
+        warnings.filterwarnings("once", category=UserWarning)  # as Rasa does at start
+
+        class Both(UserWarning, DeprecationWarning):  # as pyparsing's deprecation is
+            pass
+
+        library = "/usr/lib/python3/dist-packages/library.py"
+        warnings.warn_explicit("old", Both, library, 1, module="library", registry={})
+        own = str(Path(quiet.__file__))
+        warnings.warn_explicit("ours", Both, own, 1, module="bot.quiet", registry={})
+    assert [str(w.message) for w in seen] == ["ours"]
+
+
+def test_rasa_training_through_the_quiet_entry_point_prints_no_deprecation() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONWARNINGS": "default", "RASA_TELEMETRY_ENABLED": "false"}
+    done = subprocess.run(  # a real Rasa command, fast: its version
+        [sys.executable, "-m", "bot.quiet", "rasa", "--version"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Rasa Version" in done.stdout
+    assert "Deprecat" not in done.stderr, done.stderr[-2000:]
