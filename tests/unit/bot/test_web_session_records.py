@@ -22,7 +22,7 @@ from bot.web.accounts import MIN_ITERATIONS, Account, hash_password, save_accoun
 from bot.web.auth import SESSION_COOKIE
 from bot.web.responses import text
 from bot.web.server import WebSettings, create_app
-from bot.web.session import Sessions
+from bot.web.session import Sessions, SessionSigner
 from bot.web.session_records import SessionRecord, still_open
 from tests.services import postgres_databases
 
@@ -328,3 +328,16 @@ def test_a_sign_out_the_store_missed_is_written_when_it_is_back(
     assert second.verify(value) is None  # ...which wrote the sign-out
     ended = {row["id"]: row["revoked_at"] is not None for row in rows(sqlite_url)}
     assert ended == {session.id: True, other.id: False}
+
+
+def test_a_cookie_changed_only_in_base64s_spare_bits_is_refused() -> None:
+    signer = SessionSigner(b"s" * 32)
+    now = 1_000_000.0
+    _session, value = signer.issue(now, 3600, "ayse", "admin", "a" * 16)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(value[-1])
+    # The same 6-bit group but for its 2 lowest bits: decodes to the same signature bytes.
+    twins = [alphabet[(last & ~3) | low] for low in range(4) if (last & ~3) | low != last]
+    assert signer.verify(value, now) is not None
+    for twin in twins:
+        assert signer.verify(value[:-1] + twin, now) is None
