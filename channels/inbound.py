@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.errors import KopruError
+from bot.serving.http_guard import framing_problem
 
 __all__ = [
     "DRAIN_LIMIT_BYTES",
@@ -102,12 +104,13 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     body is already in memory and only its size is checked. The body read is stored in
     ``request.body`` for code that reads it there.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise BadRequest("Content-Length must be a number.") from None
+    lengths = request.headers.getall("content-length", [])
+    # A negative or repeated length would have Sanic wait forever for the body.
+    problem = framing_problem(lengths, request.headers.getall("transfer-encoding", []))
+    if problem is not None:
+        raise BadRequest(problem)
+    if lengths:
+        length = int(lengths[0])
         if length > limit:
             await _drain(request, limit=DRAIN_LIMIT_BYTES if length <= DRAIN_LIMIT_BYTES else 0)
             raise _too_large(limit)
@@ -150,8 +153,20 @@ async def _drain(request: Request, limit: int) -> None:
             pass
 
 
+class _NotJsonNumber(ValueError):
+    """A number JSON cannot hold (NaN, Infinity, or one too large for a float): stored, it
+    would be written back as ``Infinity``, which no JSON reader accepts."""
+
+
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NotJsonNumber(f"{name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise _NotJsonNumber(f"the number {literal[:20]} is too large")
+    return number
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -163,7 +178,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BadRequest(f"Request body is not valid UTF-8 (byte {exc.start}).") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NotJsonNumber as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}.") from None
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"Request body is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."

@@ -142,6 +142,8 @@ def create_app(secret: str | None, package: str = ACTIONS_PACKAGE) -> Sanic:
     from rasa_sdk.endpoint import create_app as sdk_create_app
     from rasa_sdk.plugin import plugin_manager
 
+    from bot.serving.http_guard import guard
+
     # No CORS: only the Rasa server calls this, never a browser.
     app: Sanic = sdk_create_app(package, cors_origins=None)
 
@@ -160,6 +162,7 @@ def create_app(secret: str | None, package: str = ACTIONS_PACKAGE) -> Sanic:
         if getattr(response, "status", 0) >= 500 and request.path.rstrip("/") == "/webhook":
             metrics().error("action_server")
 
+    guard(app)  # a malformed Content-Length is refused before any body is read
     app.register_middleware(require_secret, "request")
     app.register_middleware(count_failures, "response")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)

@@ -3,7 +3,8 @@ starts its other processes: with the log record factory that masks personal data
 secrets installed before Rasa logs anything, and the HTTP API token taken from the
 environment (`KOPRU_RASA_AUTH_TOKEN`) rather than the command line, where any local user
 could read it with `ps`. `run --enable-api` without a token or JWT secret is refused. Rasa's
-message path gets the speed-ups of bot.serving.rasa_speedups (no change in behaviour). With
+message path gets the speed-ups of bot.serving.rasa_speedups (no change in behaviour), and
+its HTTP server refuses a malformed Content-Length (bot.serving.http_guard). With
 KOPRU_METRICS_PORT set, Prometheus metrics are served on 127.0.0.1 (bot.observability)."""
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.serving import rasa_speedups
 
     rasa_speedups.install()
+    from bot.serving import http_guard
+
+    http_guard.install()  # Rasa builds its Sanic app itself: guard every app it starts
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *args]

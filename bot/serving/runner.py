@@ -10,8 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,6 +23,7 @@ import yaml
 from bot.errors import ConfigError, KopruError
 from bot.observability import RASA_PORT_ENV
 from bot.serving.channel_status import channel_lines, format_lines
+from bot.serving.health import Action, HealthPolicy, HealthState, judge, probe
 
 __all__ = [
     "ACTION_SECRET_HEADER",
@@ -32,7 +34,12 @@ __all__ = [
     "rasa_argv",
     "rasa_env",
     "run",
+    "run_var_dir",
 ]
+
+# Loading a model (`PUT /model` from the admin pages) holds the Rasa server's event loop:
+# under a second for Köprü's model, 24 s for a TensorFlow one. A minute of silence first.
+RASA_HEALTH_FAILURES = 12
 
 
 class StartupFailed(KopruError):
@@ -141,6 +148,13 @@ def rasa_env(env: dict[str, str], token: str) -> dict[str, str]:
     return {**env, TOKEN_ENV: token}
 
 
+def run_var_dir(root: Path, env: Mapping[str, str]) -> Path:
+    """Where `kopru run` writes its files: KOPRU_VAR_DIR (relative to the checkout, the
+    children's working directory) as bot.settings reads it, else the checkout's var/."""
+    configured = env.get("KOPRU_VAR_DIR")
+    return root / configured if configured else root / "var"
+
+
 @dataclass
 class _Child:
     name: str
@@ -150,22 +164,43 @@ class _Child:
     cwd: Path
     process: subprocess.Popen[bytes]
     restarts: list[float] = field(default_factory=list)  # monotonic times
+    health: HealthState = field(default_factory=lambda: HealthState(time.monotonic()))
+    check: Future[bool] | None = None  # the health check under way
+    next_check: float = 0.0
+    kill_at: float | None = None  # stopping a child that hangs: SIGKILL from then
 
 
 class Supervisor:
     """Owns the child processes: waits for them to be healthy, restarts one that
-    crashes (backing off; gives up after `max_restarts` in `restart_window` s), stops
-    them together."""
+    crashes or stops answering its health check (backing off; gives up after
+    `max_restarts` in `restart_window` s), stops them together."""
 
-    def __init__(self, *, max_restarts: int = 5, restart_window: float = 300.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_restarts: int = 5,
+        restart_window: float = 300.0,
+        health_policy: HealthPolicy | None = None,
+        kill_grace: float = 10.0,
+        health_probe: Callable[[str, float], bool] = probe,
+    ) -> None:
         self.children: list[_Child] = []
         self.max_restarts = max_restarts
         self.restart_window = restart_window
+        self.health_policy = health_policy or HealthPolicy()
+        # By child name, for the children that need more patience than health_policy.
+        self.health_policies: dict[str, HealthPolicy] = {}
+        self.kill_grace = kill_grace
+        self._probe = health_probe
+        self._checks: ThreadPoolExecutor | None = None  # made on the first check
 
     def start(self, name: str, argv: Sequence[str], health_url: str, env: dict[str, str],
               cwd: Path) -> None:  # fmt: skip
         process = subprocess.Popen(argv, cwd=cwd, env=env)  # noqa: S603 - fixed argv
         self.children.append(_Child(name, list(argv), health_url, env, cwd, process))
+
+    def policy_for(self, child_name: str) -> HealthPolicy:
+        return self.health_policies.get(child_name, self.health_policy)
 
     def start_demo_backend(self, port: int, env: dict[str, str], cwd: Path) -> None:
         self.start(
@@ -210,6 +245,7 @@ class Supervisor:
                 return
             try:
                 if httpx.get(child.health_url, timeout=2.0).status_code == 200:
+                    child.health = replace(child.health, answered=True, failures=0)
                     return
             except httpx.HTTPError:
                 pass
@@ -217,10 +253,13 @@ class Supervisor:
         raise StartupFailed(f"{child.name} was not healthy after {timeout:.0f} s")
 
     def tend(self, now: float | None = None) -> _Child | None:
-        """Restart crashed children; the child that crashed too often (None: all well)."""
+        """Restart crashed children, check the health of the others and stop those that
+        hang (restarted when they have exited); the child that crashed too often (None:
+        all well)."""
         now = time.monotonic() if now is None else now
         for child in self.children:
             if child.process.poll() is None:
+                self._watch(child, now)
                 continue
             child.restarts = [t for t in child.restarts if now - t < self.restart_window]
             if len(child.restarts) >= self.max_restarts:
@@ -234,9 +273,41 @@ class Supervisor:
             child.process = subprocess.Popen(  # noqa: S603 - fixed argv
                 child.argv, cwd=child.cwd, env=child.env
             )
+            child.health, child.check, child.kill_at = HealthState(now), None, None
+            child.next_check = now + self.policy_for(child.name).interval
         return None
 
+    def _watch(self, child: _Child, now: float) -> None:
+        """One step of the health watch of a running child (never waits for a check)."""
+        if not child.health_url:
+            return
+        if child.kill_at is not None:  # asked to stop: it gets kill_grace seconds
+            if now >= child.kill_at:
+                child.process.kill()
+            return
+        policy = self.policy_for(child.name)
+        if child.check is not None:
+            if not child.check.done():
+                return
+            ok, child.check = child.check.result(), None
+            child.health, action = judge(child.health, ok, now, policy)
+            if action is Action.RESTART:
+                print(f"{child.name} stopped answering {child.health_url} "
+                      f"({child.health.failures} checks failed in a row); restarting it.",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                child.process.terminate()
+                child.kill_at = now + self.kill_grace
+                return
+        if now >= child.next_check:
+            if self._checks is None:
+                self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="health")
+            child.check = self._checks.submit(self._probe, child.health_url, policy.timeout)
+            child.next_check = now + policy.interval
+
     def stop(self, grace: float = 10.0) -> None:
+        if self._checks is not None:
+            self._checks.shutdown(wait=False, cancel_futures=True)
+            self._checks = None
         for child in reversed(self.children):
             if child.process.poll() is None:
                 child.process.terminate()
@@ -253,8 +324,8 @@ class Supervisor:
 def run(config: RunConfig, env: dict[str, str]) -> int:
     """Start everything, print where to find it, and supervise until a signal or a crash."""
     token = config.token or secrets.token_urlsafe(24)
-    var_dir = config.root / "var"
     env = {**env, **config.extra_env}
+    var_dir = run_var_dir(config.root, env)
     # Rasa sends this with every action call; the action server refuses calls without it.
     action_secret = env.get("KOPRU_ACTION_SECRET") or secrets.token_urlsafe(24)
     env["KOPRU_ACTION_SECRET"] = action_secret
@@ -284,7 +355,7 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
     from bot.storage.trackers import tracker_db_url
 
     python = sys.executable
-    supervisor = Supervisor()
+    supervisor = Supervisor(health_policy=HealthPolicy(startup_grace=config.startup_timeout))
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -327,6 +398,9 @@ def run(config: RunConfig, env: dict[str, str]) -> int:
                 replica_env["SANIC_KEEP_ALIVE_TIMEOUT"] = (
                     env.get("SANIC_KEEP_ALIVE_TIMEOUT") or "75"
                 )
+            supervisor.health_policies[name] = replace(
+                supervisor.health_policy, max_failures=RASA_HEALTH_FAILURES
+            )
             supervisor.start(name, argv, health, replica_env, config.root)
         if config.scaled:
             _start_nginx(supervisor, config, replica_ports, var_dir / "run", env)

@@ -18,6 +18,7 @@ from sanic.config import Config
 from sanic.exceptions import SanicException
 from sanic.response import BaseHTTPResponse, HTTPResponse, json, raw
 
+from bot.serving.http_guard import guard
 from bot.storage.store import Store
 from bot.web import admin, auth, dashboard
 from bot.web.accounts import AccountStore, LoginThrottle
@@ -108,7 +109,10 @@ def create_app(
     config.REGISTER = False  # several apps may live in one process (tests)
     config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
     config.ACCESS_LOG = False
+    if settings.proxies_count:  # trust that many proxies' X-Forwarded-For (auth.client_address)
+        config.PROXIES_COUNT = settings.proxies_count
     app = Sanic("kopru_web", config=config, configure_logging=configure_logging)
+    guard(app)  # a malformed Content-Length is refused before any body is read
 
     accounts = AccountStore(settings.admins_file)  # first: a broken file stops the start
     sources = DataSources(settings.database_url, settings.demo_database_url)
