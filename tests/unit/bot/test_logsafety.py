@@ -4,15 +4,24 @@ secrets redacted, in the message and in the traceback of logger.exception."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.privacy import logsafety
-from bot.privacy.logsafety import REDACTED, install, redact, secrets_from_env
+from bot.privacy.logsafety import (
+    MESSAGE_LIMIT,
+    REDACTED,
+    install,
+    one_line,
+    redact,
+    secrets_from_env,
+)
 
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
@@ -200,3 +209,124 @@ def test_the_command_line_installs_it(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 def test_module_exports() -> None:
     assert {"install", "redact", "scrub", "secrets_from_env"} <= set(logsafety.__all__)
+
+
+# --- bounded and linear: what a stranger sends cannot stall the process ----------------------
+
+# For each pattern, text that makes a careless regular expression scan again from every
+# start position (quadratic: the URL-password pattern took minutes for 500 kB).
+HOSTILE: dict[str, Callable[[int], str]] = {
+    "letters (URL scheme)": lambda n: "a" * n,
+    "scheme, no userinfo end": lambda n: "a://" + "b" * n,
+    "userinfo, no @": lambda n: "a://:" + "b" * n,
+    "digits (Telegram token)": lambda n: "1" * n,
+    "bot API paths": lambda n: ("/bot12345:" + "a" * 19) * (n // 29),
+    "Slack prefixes": lambda n: "xoxb-abc " * (n // 9),
+    "key=value words": lambda n: "xtoken" * (n // 6),
+    "header, no value": lambda n: "authorization:" + " " * n,
+    "bearer, no token": lambda n: "bearer" + " " * n,
+    # What slack_bolt logs: a form-encoded body, spaces as "+" (one long "scheme").
+    "form body": lambda n: "payload=%7B%22text%22%3A%22" + "merhaba+dunya+" * (n // 14),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_redaction_takes_time_linear_in_hostile_input(kind: str) -> None:
+    # Generous: linear code takes milliseconds for all sizes; the quadratic pattern took
+    # 2 s for 40 kB and minutes for 500 kB. The sizes grow so that a regression fails
+    # within seconds instead of hanging. Figures: `python -m bench.masking`.
+    budget = 2.0
+    started = time.perf_counter()
+    for size in (10_000, 50_000, 100_000, 500_000):
+        text = HOSTILE[kind](size)
+        assert redact(text) == text
+        elapsed = time.perf_counter() - started
+        assert elapsed < budget, f"{kind}: {size} characters after {elapsed:.1f} s"
+
+
+def test_the_url_password_is_still_found_among_hostile_text() -> None:
+    text = "a" * 50_000 + " redis://:pw-secret-1@cache:6379 " + "a://" * 10_000
+    assert redact(text) == text.replace("pw-secret-1", REDACTED)
+    assert redact("x https://u:p@h/a://b:c@d 1://e:f@g") == (
+        f"x https://u:{REDACTED}@h/a://b:{REDACTED}@d 1://e:f@g"
+    )
+
+
+def test_a_long_message_is_cut_before_it_is_masked(
+    log: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, out = log
+    install(secrets=[])
+    body = "word " * 100_000  # 500 kB, as slack_bolt logs a badly signed request's body
+    logger.warning("Invalid request signature: body=%s", body)
+    (line,) = out.getvalue().splitlines()
+    cut = len(f"Invalid request signature: body={body}") - MESSAGE_LIMIT
+    assert line.endswith(f"word word … [cut {cut} characters]")
+    assert len(line) < MESSAGE_LIMIT + 100
+
+
+@pytest.mark.parametrize(
+    ("value", "leak"),
+    [
+        ("4242 4242 4242 4242", "4242"),
+        ("postgresql://kopru:pg-pass-123@db/kopru", "pg-pa"),
+        ("ayse.yilmaz@example.com", "yilmaz"),
+        ("PL61 1090 1014 0000 0712 1981 2874", "1090"),
+    ],
+)
+def test_what_straddles_the_cut_is_dropped_not_logged_half_masked(
+    log: tuple[logging.Logger, io.StringIO], value: str, leak: str
+) -> None:
+    logger, out = log
+    install(secrets=[])
+    for split in (3, len(value) // 2, len(value) - 3):
+        logger.info("%s %s and more", "." * (MESSAGE_LIMIT - split - 1), value)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and all("[cut " in line for line in lines)
+    assert not any(leak in line for line in lines)
+
+
+def test_a_customer_newline_cannot_start_a_log_line(
+    log: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, out = log
+    install(secrets=[])
+    body = '{"text": "hi",\n"2026-12-08 ERROR forged": 1}'  # valid JSON, as sent
+    assert json.loads(body)
+    logger.info("webhook body %s", body)
+    breaks = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    logger.info("text %s", "".join(f"{c}2026-12-08 ERROR forged" for c in breaks))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0] == (
+        f'INFO {logger.name} webhook body {{"text": "hi",\\n"2026-12-08 ERROR forged": 1}}'
+    )
+    assert lines[1].count("ERROR forged") == len(breaks)
+    assert lines[1].startswith(f"INFO {logger.name} text \\r2026-12-08 ERROR forged\\n2026")
+
+
+def test_an_exception_message_cannot_start_a_log_line(
+    log: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, out = log
+    install(secrets=[])
+    try:
+        try:
+            raise KeyError("first\n2026-12-08 ERROR forged one")
+        except KeyError as error:
+            raise ValueError("second\u20282026-12-08 ERROR forged two") from error
+    except ValueError:
+        logger.exception("failed for %s", "a\nb")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"ERROR {logger.name} failed for a\\nb"
+    # The traceback keeps Python's lines; only the messages are escaped.
+    assert lines[1] == "Traceback (most recent call last):"
+    assert "KeyError: 'first\\n2026-12-08 ERROR forged one'" in lines
+    assert "ValueError: second\\u20282026-12-08 ERROR forged two" in lines
+    assert not any(line.startswith("2026") for line in lines)
+
+
+def test_one_line_escapes_every_line_break() -> None:
+    every_character = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert len(one_line(every_character).splitlines()) == 1
+    assert one_line("a\r\nb") == "a\\r\\nb"
