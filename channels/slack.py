@@ -7,8 +7,10 @@ Slack's Events API and interactivity requests both arrive at ``POST
 /webhooks/slack/events`` (or over Socket Mode when ``SLACK_APP_TOKEN`` is set). bolt
 verifies the request signature (stale or forged: 401) and acknowledges at once; the work
 runs after the acknowledgement, so Slack's 3-second limit is always met. Before bolt,
-bodies over 512 KB (413), content types Slack does not send (415) and bodies bolt cannot
-parse (400) are refused. An event is claimed in Köprü's store by its ``event_id`` before
+a missing or non-numeric Content-Length (400), bodies over 512 KB (413), content types
+Slack does not send (415), bodies bolt cannot parse (400) and signature headers that
+cannot be Slack's (401: bolt's verifier would fail on them) are refused, with a warning
+in the log. An event is claimed in Köprü's store by its ``event_id`` before
 it is handled, so Slack's retries (``X-Slack-Retry-Num``) relay nothing twice.
 
 * Claim, Resolve, Return to bot: buttons on the context card. Only members of the agent
@@ -60,6 +62,12 @@ MEMBERS_TTL = 60.0
 # (413) while it arrives, before bolt parses anything.
 MAX_SLACK_BODY_BYTES = 512 * 1024
 _SLACK_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+# What Slack sends: a decimal Content-Length, Unix seconds in X-Slack-Request-Timestamp and
+# "v0=" with the hex HMAC-SHA256 in X-Slack-Signature. bolt's verifier reads the headers as
+# they come (int(timestamp), compare_digest on the text) and fails with a 500 on others.
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,12}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 SWEEP_SECONDS_ENV = "KOPRU_QUEUE_SWEEP_SECONDS"
 DEFAULT_SWEEP_SECONDS = 15.0
 
@@ -73,6 +81,24 @@ def plain_text(mrkdwn: str) -> str:
     text = re.sub(r"<[@#!][^<>|]*\|([^<>]+)>", r"\1", text)
     text = re.sub(r"<[@#!][^<>]*>", "", text)
     return html.unescape(text).strip()
+
+
+def _check_content_length(declared: list[str]) -> None:
+    """Refuses (400) a request without exactly one decimal Content-Length: Slack always
+    sends one."""
+    if len(declared) != 1:
+        raise BadRequest("Send one Content-Length header (the body's size in bytes).")
+    if not _CONTENT_LENGTH.fullmatch(declared[0].strip(" \t")):
+        raise BadRequest("Content-Length must be a number of bytes.")
+
+
+def _check_signature_headers(timestamp: str | None, signature: str | None) -> None:
+    """Refuses (401, as a bad signature) what cannot be Slack's signature headers, before
+    bolt's verifier reads them."""
+    if not timestamp or not signature:
+        raise BadRequest("The request has no Slack signature.", 401)
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+        raise BadRequest("The request's signature headers are malformed.", 401)
 
 
 def _check_slack_body(content_type: str | None, body: bytes) -> None:
@@ -211,12 +237,18 @@ class SlackDeskInput(InputChannel):  # type: ignore[misc]
                     {"error": "the Slack agent desk receives events over Socket Mode"},
                     status=404,
                 )
+            headers = request.headers
             try:
+                _check_content_length(headers.getall("content-length", []))
                 _check_slack_body(
-                    request.headers.get("content-type"),
-                    await read_body(request, MAX_SLACK_BODY_BYTES),
+                    headers.get("content-type"), await read_body(request, MAX_SLACK_BODY_BYTES)
+                )
+                _check_signature_headers(
+                    headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
                 )
             except BadRequest as refused:
+                logger.warning("Slack events request refused (%d): %s", refused.status,
+                               refused.message)  # fmt: skip
                 return error_response(refused)
             return await AsyncSlackRequestHandler(self._app).handle(request)
 

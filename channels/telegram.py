@@ -16,7 +16,10 @@ a re-delivered update is answered once, and the webhook only answers 200 once th
 is processed (otherwise Telegram re-delivers it).
 
 Bad input: a webhook body over 256 KB is refused (413) while it arrives, one that is not
-``application/json`` 415, invalid UTF-8, malformed JSON or not an update 400. Control
+``application/json`` 415, invalid UTF-8, malformed JSON or not an update 400 (each with a
+warning in the log). An update Köprü cannot act on (a message without its chat or sender,
+a button tap without its user or message, a type it does not subscribe to) is answered
+200 and dropped with a warning, so Telegram stops delivering it. Control
 characters are stripped from the text; a text over 4,096 characters (more than Telegram
 itself sends) is answered with a request for a shorter one, without the bot. When an
 action fails the customer gets an apology in their language. When the conversation store
@@ -90,6 +93,7 @@ __all__ = [
     "TelegramInput",
     "TelegramOutput",
     "check_update",
+    "ignored_reason",
     "keyboard_rows",
     "split_message",
 ]
@@ -393,7 +397,9 @@ def check_update(data: Mapping[str, Any], bot: Bot) -> Update:
         raise BadRequest("Not a Telegram update: 'update_id' must be an integer.")
     try:
         update = Update.de_json(dict(data), bot)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+    except Exception as exc:
+        # PTB trusts the JSON's shape: odd values fail in many ways (TypeError for a
+        # missing field, OverflowError or ValueError for a date past the year 9999...).
         raise BadRequest(f"Not a Telegram update ({type(exc).__name__}).") from None
     if update is None:
         raise BadRequest("Not a Telegram update.")
@@ -404,6 +410,36 @@ def check_update(data: Mapping[str, Any], bot: Bot) -> Update:
     if query is not None and query.data is not None and not isinstance(query.data, str):
         raise BadRequest("Not a Telegram update: 'data' must be a string.")
     return update
+
+
+def _is_chat(chat: Any) -> bool:
+    return chat is not None and isinstance(chat.id, int) and not isinstance(chat.id, bool)
+
+
+def ignored_reason(update: Update) -> str | None:
+    """Why Köprü cannot act on a well-formed update (None when it can): a message without
+    its chat or its sender, a button tap without its user or its message, or a type
+    Köprü does not subscribe to. Such an update is acknowledged and dropped, so Telegram
+    does not deliver it again."""
+    message = update.message or update.edited_message
+    if message is not None:
+        if not _is_chat(message.chat):
+            return "the message has no chat with a numeric id"
+        # (In groups an anonymous admin's message has none: groups are ignored anyway.)
+        private = message.chat.type == "private"
+        if update.message is not None and private and message.from_user is None:
+            return "the private message has no sender ('from')"
+        return None
+    query = update.callback_query
+    if query is not None:
+        if query.from_user is None:
+            return "the button tap has no user ('from')"
+        if query.message is None:
+            return "the button tap has no message (Köprü sends no inline-mode messages)"
+        if not _is_chat(query.message.chat):
+            return "the button tap's message has no chat with a numeric id"
+        return None
+    return f"not one of the update types Köprü subscribes to ({', '.join(ALLOWED_UPDATES)})"
 
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -507,10 +543,16 @@ class TelegramInput(InputChannel):
 
         Raises BadRequest if it is not an update, Busy if it is being processed elsewhere,
         UpdateRefused if the conversation store is unavailable (deliver it again later).
+        An update Köprü cannot act on (:func:`ignored_reason`) is dropped with a warning
+        and reported DONE, like one processed before.
         """
         return await self._handle(check_update(data, self.bot), on_new_message)
 
     async def _handle(self, update: Update, on_new_message: OnNewMessage) -> str:
+        reason = ignored_reason(update)
+        if reason is not None:
+            logger.warning("Telegram update %s ignored: %s", update.update_id, reason)
+            return Claim.DONE
         key = f"telegram:{self.bot.id}:{update.update_id}"
         # The chat id is the sender id Rasa sees; `kopru forget` erases the row with it.
         chat = update.effective_chat
@@ -562,9 +604,9 @@ class TelegramInput(InputChannel):
             return None
         message = update.message
         if message is None:
-            # Edited messages and other update types: the original was answered already.
-            logger.info("Telegram update %s ignored (%s)", update.update_id,
-                        "edited message" if update.edited_message else "other type")  # fmt: skip
+            # An edited message (other types are dropped by ignored_reason): the original
+            # was answered already.
+            logger.info("Telegram update %s ignored (edited message)", update.update_id)
             return None
         if message.chat.type != "private":
             logger.info("Telegram message in a %s chat ignored", message.chat.type)
@@ -732,6 +774,8 @@ class TelegramInput(InputChannel):
                 data = parse_json_object(await read_body(request, MAX_UPDATE_BYTES))
                 await self.handle_update(data, on_new_message)
             except BadRequest as refused:
+                logger.warning("Telegram webhook request refused (%d): %s", refused.status,
+                               refused.message)  # fmt: skip
                 return error_response(refused)
             except Busy:
                 return response.json({"error": "being processed, retry later"}, status=503)
