@@ -92,6 +92,7 @@ _STATIC_CACHE_CONTROL = "public, max-age=3600, must-revalidate"
 _SECURITY_HEADERS: dict[str, str] = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",  # for browsers without CSP's frame-ancestors
 }
 _PAGE_CSP = "; ".join(
     [
@@ -102,6 +103,7 @@ _PAGE_CSP = "; ".join(
         "connect-src 'self'",
         "base-uri 'none'",
         "form-action 'self'",
+        "frame-ancestors 'none'",  # no other site may frame the chat (clickjacking)
     ]
 )
 

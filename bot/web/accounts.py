@@ -404,7 +404,11 @@ def manage(
 
 class LoginThrottle:
     """After `failures` failed sign-ins for one key (a username, an address) within `window`
-    seconds, that key is refused for `lockout` seconds. Kept in this process only."""
+    seconds, that key is refused for `lockout` seconds. Kept in this process only.
+
+    A sign-in is counted before its password is checked (`reserve`, then `settle` with the
+    outcome): attempts under way count as failures until they end, so attempts sent at once
+    cannot all slip through while the first ones are still being checked."""
 
     def __init__(
         self,
@@ -421,6 +425,7 @@ class LoginThrottle:
         self._max_keys = max_keys
         self._failed: dict[str, deque[float]] = {}
         self._locked: dict[str, float] = {}  # key -> locked until
+        self._pending: dict[str, int] = {}  # key -> attempts being checked now
         self._lock = threading.Lock()
 
     def retry_after(self, keys: Iterable[str]) -> float:
@@ -430,23 +435,70 @@ class LoginThrottle:
             until = max((self._locked.get(k, 0.0) for k in keys), default=0.0)
         return max(0.0, until - now)
 
-    def failed(self, keys: Iterable[str]) -> None:
+    def reserve(self, keys: Sequence[str]) -> float:
+        """Count an attempt for `keys` before its password is checked: 0 when it may go
+        ahead (then `settle` must follow, also when the check fails with an error), else the
+        seconds until these keys may try again. An attempt is refused while a key is
+        locked, or while its recent failures and the attempts under way would lock it."""
         now = self._clock()
         with self._lock:
             self._forget(now)
+            until = max((self._locked.get(k, 0.0) for k in keys), default=0.0)
+            if until > now:
+                return until - now
+            if any(self._recent(k, now) + self._pending.get(k, 0) >= self.failures for k in keys):
+                return self.lockout  # the attempts under way, if they fail, lock it this long
             for key in keys:
-                times = self._failed.setdefault(key, deque())
-                while times and times[0] <= now - self.window:
-                    times.popleft()
-                times.append(now)
-                if len(times) >= self.failures:
-                    self._locked[key] = now + self.lockout
-                    del self._failed[key]
+                self._pending[key] = self._pending.get(key, 0) + 1
+            return 0.0
+
+    def settle(self, keys: Sequence[str], *, failed: bool, forgive: Iterable[str] = ()) -> None:
+        """End an attempt `reserve` let through: a failure counts for every key of it; a
+        success forgives the earlier failures of the keys `forgive`."""
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                left = self._pending.get(key, 0) - 1
+                if left > 0:
+                    self._pending[key] = left
+                else:
+                    self._pending.pop(key, None)
+            if failed:
+                self._count_failure(keys, now)
+            else:
+                self._forgive(forgive)
+
+    def failed(self, keys: Iterable[str]) -> None:
+        now = self._clock()
+        with self._lock:
+            self._count_failure(keys, now)
 
     def succeeded(self, keys: Iterable[str]) -> None:
         with self._lock:
-            for key in keys:
-                self._failed.pop(key, None)
+            self._forgive(keys)
+
+    def _recent(self, key: str, now: float) -> int:
+        times = self._failed.get(key)
+        if not times:
+            return 0
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return len(times)
+
+    def _count_failure(self, keys: Iterable[str], now: float) -> None:
+        self._forget(now)
+        for key in keys:
+            times = self._failed.setdefault(key, deque())
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            times.append(now)
+            if len(times) >= self.failures:
+                self._locked[key] = now + self.lockout
+                del self._failed[key]
+
+    def _forgive(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._failed.pop(key, None)
 
     def _forget(self, now: float) -> None:
         self._locked = {k: t for k, t in self._locked.items() if t > now}

@@ -5,7 +5,11 @@ admin or viewer), or, to bootstrap a fresh install, with the username empty and 
 token (KOPRU_ADMIN_TOKEN, else KOPRU_API_TOKEN; `kopru run` passes its HTTP API token) as
 the password: that is the built-in account "admin" with the role admin. A wrong username and
 a wrong password get the same answer; five failures for a username or an address within five
-minutes block it for a minute (429).
+minutes block it for a minute (429). Each attempt is counted before its password is checked,
+so attempts sent at once cannot race past the count. An address is counted apart for the
+accounts and for the admin token: guesses at an account do not lock out the built-in admin,
+nor the other way round. The address is the client's: behind a proxy, from the headers
+Sanic's proxy settings trust (KOPRU_WEB_PROXIES_COUNT), else the socket's peer.
 
 The gate is request middleware, so a page added later is protected without doing anything:
 only /health, /login, /logout and /static/ are public. Signed out, pages redirect to the
@@ -57,6 +61,7 @@ __all__ = [
     "SignInRefused",
     "admin_changes",
     "check_csrf",
+    "client_address",
     "csrf_token",
     "gate",
     "register",
@@ -65,6 +70,7 @@ __all__ = [
     "require_session",
     "safe_next",
     "signed_in_page",
+    "throttle_keys",
 ]
 
 logger = logging.getLogger(__name__)
@@ -266,6 +272,20 @@ async def _authenticate(web: WebContext, username: str, password: str) -> _Princ
     return _Principal(account.username, account.role, stamp)
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the one the proxy headers name when the app is told to trust
+    them (Sanic's PROXIES_COUNT, REAL_IP_HEADER or FORWARDED_SECRET), else the socket's peer."""
+    return request.remote_addr or request.ip or "?"
+
+
+def throttle_keys(username: str, address: str) -> tuple[str, str]:
+    """The throttle's keys of a sign-in: the username (its failures lock that account from
+    everywhere) and the address, counted apart for the accounts and for the admin token (the
+    empty username) so that neither locks the other out."""
+    scope = "address" if username else "token-address"
+    return (f"user:{username}", f"{scope}:{address}")
+
+
 # --- the routes ------------------------------------------------------------------------------
 
 
@@ -309,19 +329,22 @@ async def login(request: Request) -> HTTPResponse:
     username = (form.get("username") or "").strip().lower()[:64]
     if not web.sessions.login_csrf_ok(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
         return _login_response(request, next_path, EXPIRED_FORM, 403, username)
-    keys = (f"user:{username}", f"address:{request.ip or '?'}")
-    wait = web.throttle.retry_after(keys)
+    address = client_address(request)
+    keys = throttle_keys(username, address)
+    wait = web.throttle.reserve(keys)  # counted now, before the (slow) password check
     if wait > 0:
         response = _login_response(request, next_path, THROTTLED, 429, username)
         response.headers["Retry-After"] = str(math.ceil(wait))
         return response
-    principal = await _authenticate(web, username, form.get("password") or "")
+    principal: _Principal | None = None
+    try:
+        principal = await _authenticate(web, username, form.get("password") or "")
+    finally:  # also when the client goes away: the attempt still counts
+        web.throttle.settle(keys, failed=principal is None, forgive=keys[:1])
     if principal is None:
-        web.throttle.failed(keys)
-        logger.warning("Failed sign-in as %r from %s", username, request.ip)
+        logger.warning("Failed sign-in as %r from %r", username, address)
         return _login_response(request, next_path, BAD_SIGN_IN, 401, username)
-    web.throttle.succeeded(keys[:1])
-    logger.info("%s signed in (%s) from %s", principal.username, principal.role, request.ip)
+    logger.info("%s signed in (%s) from %r", principal.username, principal.role, address)
     # The session store blocks (bot.web.session_records): in a worker thread.
     _session, value = await asyncio.to_thread(
         web.sessions.issue, principal.username, principal.role, principal.stamp

@@ -39,6 +39,10 @@ class WebSettings:
     idle_seconds: int = IDLE_SECONDS  # a session unused this long ends
     # Send cookies with Secure (only when the app is served over HTTPS, e.g. behind a proxy).
     secure_cookies: bool = False
+    # How many proxies (an ingress, nginx) stand in front of the app and append to
+    # X-Forwarded-For: the client's address is then taken from there (Sanic's PROXIES_COUNT),
+    # for the sign-in throttle and the log. 0: the socket's peer is the client.
+    proxies_count: int = 0
     report_cache_seconds: float = 60.0
     report_cache_entries: int = 32
     # The admin pages. The project whose data/ and domain.yml they edit and train:
@@ -62,6 +66,8 @@ class WebSettings:
             raise ConfigError("session lifetimes must be positive")
         if self.review_days <= 0 or self.review_limit <= 0:
             raise ConfigError("the review period and limit must be positive")
+        if self.proxies_count < 0:
+            raise ConfigError("the number of proxies must not be negative")
         for url in self.rasa_urls():
             if not url.startswith(("http://", "https://")):
                 raise ConfigError(f"the Rasa server's URL must be http(s)://..., got {url!r}")
@@ -84,8 +90,8 @@ class WebSettings:
     ) -> WebSettings:
         """From KOPRU_ADMIN_TOKEN (else KOPRU_API_TOKEN; else a generated token),
         KOPRU_ADMINS_FILE (else admins.yml in the var directory), KOPRU_WEB_SECRET (else
-        random per process), KOPRU_WEB_SECURE_COOKIES and the store settings of
-        `bot.settings.Settings`; explicit URLs win over the environment.
+        random per process), KOPRU_WEB_SECURE_COOKIES, KOPRU_WEB_PROXIES_COUNT (else 0) and
+        the store settings of `bot.settings.Settings`; explicit URLs win over the environment.
 
         The admin pages: KOPRU_RASA_URL (else http://127.0.0.1:5005; the replicas'
         URLs separated by commas in the scaled mode) and KOPRU_API_TOKEN
@@ -101,6 +107,9 @@ class WebSettings:
         secure = (env.get("KOPRU_WEB_SECURE_COOKIES") or "").strip().lower()
         if secure not in ("", "0", "1", "false", "true", "no", "yes"):
             raise ConfigError(f"KOPRU_WEB_SECURE_COOKIES must be true or false, got {secure!r}")
+        proxies = (env.get("KOPRU_WEB_PROXIES_COUNT") or "0").strip()
+        if not proxies.isascii() or not proxies.isdigit() or len(proxies) > 2:
+            raise ConfigError(f"KOPRU_WEB_PROXIES_COUNT must be 0 or more, got {proxies!r}")
         return cls(
             database_url=database_url or base.database_url,
             demo_database_url=demo_database_url or f"sqlite:///{base.var_dir / 'demo.db'}",
@@ -109,6 +118,7 @@ class WebSettings:
             admin_token_generated=not token,
             admins_file=admins_file_from_env(env),
             secure_cookies=secure in ("1", "true", "yes"),
+            proxies_count=int(proxies),
             # The admin pages edit this project's data/ and domain.yml (tests: a copy).
             project_root=Path(env.get("KOPRU_PROJECT_ROOT") or PROJECT_ROOT),
             models_dir=Path(env["KOPRU_MODELS_DIR"]) if env.get("KOPRU_MODELS_DIR") else None,

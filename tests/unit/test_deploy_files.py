@@ -789,6 +789,7 @@ def test_the_web_app_is_not_given_the_rasa_api_token() -> None:
     assert _secret_ref(env["KOPRU_ADMIN_TOKEN"]) is not None
     assert _secret_ref(env["KOPRU_WEB_SECRET"]) is not None
     assert env["KOPRU_WEB_SECURE_COOKIES"]["value"] == "true"
+    assert env["KOPRU_WEB_PROXIES_COUNT"]["value"] == "1"  # the ingress
 
 
 # --- Ingress ------------------------------------------------------------------------------

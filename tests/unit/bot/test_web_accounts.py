@@ -7,10 +7,12 @@ test-only route /test/change, guarded by `admin_changes`, stands for the admin p
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import socket
 import stat
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,7 +24,7 @@ from sanic import Sanic
 
 from bot.cli import main
 from bot.errors import ConfigError
-from bot.web import accounts
+from bot.web import accounts, auth
 from bot.web.accounts import (
     MIN_ITERATIONS,
     Account,
@@ -288,6 +290,33 @@ def test_the_throttle_blocks_after_five_failures_in_five_minutes() -> None:
     assert "user:x" not in throttle._failed
 
 
+def test_attempts_under_way_count_before_their_outcome() -> None:
+    clock = [START]
+    throttle = LoginThrottle(clock=lambda: clock[0])
+    keys = ("user:ayse", "address:1")
+    for _ in range(5):
+        assert throttle.reserve(keys) == 0
+    assert throttle.reserve(keys) == 60  # five under way would lock it: the sixth waits
+    assert throttle.reserve(["user:ayse"]) == 60 and throttle.reserve(["address:1"]) == 60
+    assert throttle.reserve(["user:other", "address:2"]) == 0
+    throttle.settle(["user:other", "address:2"], failed=False)
+    for _ in range(4):
+        throttle.settle(keys, failed=True)
+    throttle.settle(keys, failed=False, forgive=keys[:1])  # the fifth was right
+    assert throttle.retry_after(keys) == 0
+    assert "user:ayse" not in throttle._failed  # forgiven; the address keeps its four
+    assert throttle.reserve(["address:1"]) == 0
+    throttle.settle(["address:1"], failed=True)
+    assert throttle.retry_after(["address:1"]) == 60
+    assert throttle.reserve(keys) == 60
+    assert not throttle._pending
+
+
+def test_the_throttle_keys_keep_the_accounts_and_the_token_apart() -> None:
+    assert auth.throttle_keys("ayse", "10.0.0.1") == ("user:ayse", "address:10.0.0.1")
+    assert auth.throttle_keys("", "10.0.0.1") == ("user:", "token-address:10.0.0.1")
+
+
 # --- over HTTP -------------------------------------------------------------------------------
 
 
@@ -321,10 +350,11 @@ async def csrf_only(request: Any) -> Any:
 
 @asynccontextmanager
 async def served(
-    admins: Path | None, clock: Clock, directory: Path | None = None
+    admins: Path | None, clock: Clock, directory: Path | None = None, proxies_count: int = 0
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app with the accounts file `admins`, its live store in `directory` (else beside
-    the accounts file): the sessions are kept there, so it must be a file."""
+    the accounts file): the sessions are kept there, so it must be a file. `proxies_count`:
+    the proxies whose X-Forwarded-For the app trusts."""
     directory = directory or (admins.parent if admins else None)
     assert directory is not None
     settings = WebSettings(
@@ -333,6 +363,7 @@ async def served(
         admin_token=TOKEN,
         cookie_secret=SECRET,
         admins_file=admins,
+        proxies_count=proxies_count,
     )
     app = create_app(settings, clock=clock)
     app.add_route(change, "/test/change", methods=["GET", "POST", "DELETE"], name="test_change")
@@ -378,11 +409,13 @@ def form_csrf(page: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    form = await client.get("/login")
+async def sign_in(
+    client: httpx.AsyncClient, username: str, password: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    form = await client.get("/login", headers=headers)
     assert form.status_code == 200
     data = {"csrf": form_csrf(form.text), "username": username, "password": password}
-    return await client.post("/login", data=data)
+    return await client.post("/login", data=data, headers=headers)
 
 
 async def page_csrf(client: httpx.AsyncClient) -> str:
@@ -405,6 +438,10 @@ async def test_the_login_form_explains_the_token_bootstrap(client: httpx.AsyncCl
     assert "<code>kopru run</code>" in form.text
     cookie = form.headers["set-cookie"]
     assert f"{LOGIN_COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    # No other site may frame the form (clickjacking).
+    policy = [p.strip() for p in form.headers["content-security-policy"].split(";")]
+    assert "frame-ancestors 'none'" in policy
+    assert form.headers["x-frame-options"] == "DENY"
 
 
 @pytest.mark.parametrize(
@@ -464,6 +501,66 @@ async def test_too_many_failures_get_429_for_a_minute(
     assert (await sign_in(client, "victor", VIEWER_PASSWORD)).status_code == 429
     clock.now += 61
     assert (await sign_in(client, "ayse", ADMIN_PASSWORD)).status_code == 303
+
+
+async def test_wrong_passwords_sent_at_once_are_throttled(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow_verify(password: str, encoded: str) -> bool:
+        time.sleep(0.3)  # as slow as the real hash (600 000 rounds: about 1.4 s)
+        return verify_password(password, encoded)
+
+    monkeypatch.setattr(auth, "verify_password", slow_verify)
+    form = await client.get("/login")
+    data = {"csrf": form_csrf(form.text), "username": "ayse", "password": "wrong password"}
+    answers = await asyncio.gather(*(client.post("/login", data=data) for _ in range(20)))
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(429) >= 15, statuses
+    assert set(statuses) == {401, 429}
+    assert all(a.headers["retry-after"] == "60" for a in answers if a.status_code == 429)
+    assert (await sign_in(client, "ayse", ADMIN_PASSWORD)).status_code == 429
+
+
+async def test_failures_at_an_account_do_not_lock_out_the_built_in_admin(
+    client: httpx.AsyncClient,
+) -> None:
+    for _ in range(5):
+        assert (await sign_in(client, "ayse", "wrong password")).status_code == 401
+    assert (await sign_in(client, "victor", VIEWER_PASSWORD)).status_code == 429
+    assert (await sign_in(client, "", TOKEN)).status_code == 303
+
+
+async def test_failures_at_the_token_do_not_lock_out_the_accounts(
+    client: httpx.AsyncClient,
+) -> None:
+    for _ in range(5):
+        assert (await sign_in(client, "", "wrong token")).status_code == 401
+    assert (await sign_in(client, "", TOKEN)).status_code == 429
+    assert (await sign_in(client, "ayse", ADMIN_PASSWORD)).status_code == 303
+
+
+async def test_behind_a_proxy_each_client_address_is_counted(admins: Path, clock: Clock) -> None:
+    mallory = {"X-Forwarded-For": "203.0.113.7"}
+    alice = {"X-Forwarded-For": "198.51.100.2"}
+    # Mallory forges a first entry; the proxy appended the address it saw, and that counts.
+    forged = {"X-Forwarded-For": "198.51.100.2, 203.0.113.7"}
+    async with served(admins, clock, proxies_count=1) as client:
+        for name in ("a", "b", "c", "d", "e"):
+            assert (await sign_in(client, name, "guess", headers=mallory)).status_code == 401
+        assert (await sign_in(client, "victor", VIEWER_PASSWORD, mallory)).status_code == 429
+        assert (await sign_in(client, "victor", VIEWER_PASSWORD, forged)).status_code == 429
+        # Another client of the same proxy (the socket's peer is 127.0.0.1 for both).
+        assert (await sign_in(client, "victor", VIEWER_PASSWORD, alice)).status_code == 303
+
+
+async def test_without_proxies_a_forwarded_header_is_not_believed(
+    client: httpx.AsyncClient,
+) -> None:
+    for number in range(5):
+        forged = {"X-Forwarded-For": f"203.0.113.{number}"}
+        assert (await sign_in(client, f"name{number}", "guess", forged)).status_code == 401
+    other = {"X-Forwarded-For": "198.51.100.2"}
+    assert (await sign_in(client, "victor", VIEWER_PASSWORD, other)).status_code == 429
 
 
 async def test_changes_need_a_session_the_admin_role_and_the_csrf_token(

@@ -284,3 +284,8 @@ def test_settings_from_env(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="KOPRU_WEB_SECURE_COOKIES"):
         WebSettings.from_env({**env, "KOPRU_WEB_SECURE_COOKIES": "maybe"})
     assert WebSettings.from_env({**env, "KOPRU_WEB_SECURE_COOKIES": "true"}).secure_cookies
+    assert WebSettings.from_env(env).proxies_count == 0
+    assert WebSettings.from_env({**env, "KOPRU_WEB_PROXIES_COUNT": "1"}).proxies_count == 1
+    for wrong in ("-1", "one", "1.5", "１"):
+        with pytest.raises(ConfigError, match="KOPRU_WEB_PROXIES_COUNT"):
+            WebSettings.from_env({**env, "KOPRU_WEB_PROXIES_COUNT": wrong})

@@ -305,6 +305,23 @@ async def test_streaming_is_refused(rest: Rest) -> None:
     assert rest.agent.received == []
 
 
+@pytest.mark.parametrize("number", ["1e999", "-1e400", "NaN", "Infinity"])
+async def test_a_number_json_cannot_hold_is_400(rest: Rest, number: str) -> None:
+    body = '{"sender": "s", "message": "hi", "metadata": {"amount": NUMBER}}'
+    headers = {"Content-Type": "application/json"}
+    response = await rest.client.post(
+        WEBHOOK, content=body.replace("NUMBER", number), headers=headers
+    )
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Request body is not valid JSON: ")
+    assert number.lstrip("-") in response.json()["error"]
+    assert rest.agent.received == []  # never stored, so never exported as Infinity
+    fine = body.replace("NUMBER", "1e300")
+    answer = await rest.client.post(WEBHOOK, content=fine, headers=headers)
+    assert answer.status_code == 200
+    assert rest.agent.received[0].metadata == {"amount": 1e300}
+
+
 def test_get_metadata_never_raises() -> None:
     channel = RestInput()
 

@@ -155,6 +155,16 @@ async def test_page_is_served_as_html(webchat: WebChat) -> None:
     assert "<title>Köprü</title>" in response.text
 
 
+async def test_no_other_site_may_frame_the_page(webchat: WebChat) -> None:
+    for response in (
+        await webchat.client.get(f"{PREFIX}/"),
+        await webchat.client.get(f"{PREFIX}/", headers={"If-None-Match": "*"}),
+    ):
+        policy = [p.strip() for p in response.headers["content-security-policy"].split(";")]
+        assert "frame-ancestors 'none'" in policy
+        assert response.headers["x-frame-options"] == "DENY"
+
+
 async def test_page_without_trailing_slash_redirects_relatively(webchat: WebChat) -> None:
     response = await webchat.client.get(PREFIX)
     assert response.status_code == 301
