@@ -153,7 +153,7 @@ async def _drain(request: Request, limit: int) -> None:
             pass
 
 
-class _NotJsonNumber(ValueError):
+class _NotJsonNumber(KopruError, ValueError):
     """A number JSON cannot hold (NaN, Infinity, or one too large for a float): stored, it
     would be written back as ``Infinity``, which no JSON reader accepts."""
 

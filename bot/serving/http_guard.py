@@ -29,6 +29,8 @@ from sanic import Request, Sanic
 from sanic.exceptions import InvalidUsage
 from sanic.response import HTTPResponse, json
 
+from bot.errors import KopruError
+
 __all__ = [
     "MAX_LENGTH_DIGITS",
     "BadFraming",
@@ -69,7 +71,7 @@ def framing_problem(
     return None
 
 
-class BadFraming(InvalidUsage):
+class BadFraming(KopruError, InvalidUsage):
     """A request refused by the check; answered 400 ``{"error": ...}``, then hung up on."""
 
 
