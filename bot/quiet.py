@@ -50,18 +50,14 @@ def install() -> None:
     quiet_environment(os.environ)
     if os.environ.get(SWITCH) == "all":
         return
-    if importlib.util.find_spec("sanic") is not None:
-        # sanic.app puts `filterwarnings("once", DeprecationWarning)` in front of the list
-        # when it is imported (Rasa imports it), which would bring every notice back: let it
-        # do so first, so that the filters below come before its own.
-        importlib.import_module("sanic.app")
     for category in (DeprecationWarning, PendingDeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
         # Inserted after, so consulted first: our own code's deprecations still show.
         warnings.filterwarnings("default", category=category, module=OWN_MODULES)
-    # Filters added later come first: Rasa's `filterwarnings("once", UserWarning)` at start
-    # brings back pyparsing's PyparsingDeprecationWarning (both a UserWarning and a
-    # DeprecationWarning). The last word is therefore here, where a warning is shown.
+    # Filters added later come first: sanic.app's `filterwarnings("once", DeprecationWarning)`
+    # on import, Rasa's `filterwarnings("once", UserWarning)` at start (which brings back
+    # pyparsing's deprecation, both a UserWarning and a DeprecationWarning). The last word
+    # is therefore here, where a warning is shown.
     if not getattr(warnings.showwarning, "kopru_quiet", False):
         warnings.showwarning = _without_library_deprecations(warnings.showwarning)
 
